@@ -1,0 +1,49 @@
+# Euterpe: `make run` serves http://127.0.0.1:8000, `make test` runs the suite.
+# Both create .venv and install the pinned requirements themselves.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+
+# A Python >= 3.12: python3.13, python3.12, python3, then pyenv's versions folder
+# (for machines where pyenv's shims are not on PATH).
+FIND_PYTHON = for candidate in python3.13 python3.12 python3 \
+	  $$HOME/.pyenv/versions/3.13*/bin/python3 $$HOME/.pyenv/versions/3.12*/bin/python3 \
+	  /usr/local/bin/python3.13 /opt/homebrew/bin/python3.13; do \
+	  if command -v $$candidate >/dev/null 2>&1 && \
+	     $$candidate -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+	    echo $$candidate; break; fi; done
+
+.PHONY: run test lint format e2e bench loadtest clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@python=$$($(FIND_PYTHON)); \
+	if [ -z "$$python" ]; then \
+	  echo "Euterpe needs Python 3.12 or newer (3.13 recommended) and found none." >&2; \
+	  echo "Install it, e.g. 'pyenv install 3.13', 'apt install python3.13-venv' or 'brew install python@3.13', then run make again." >&2; \
+	  exit 1; fi; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+	  echo "Creating $(VENV) with $$python"; rm -rf $(VENV); $$python -m venv $(VENV) || exit 1; fi
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*; touch $@
+
+run: $(STAMP)
+	$(PY) -m devtools.run
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m devtools.localdb run -- $(PY) -m pytest -m "not e2e"
+	# Smoke test through a private throwaway PostgreSQL, so that path cannot rot.
+	EUTERPE_PRIVATE_POSTGRES=1 $(PY) -m devtools.localdb run -- $(PY) -m pytest -m smoke -p no:cacheprovider
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+clean:
+	rm -rf $(VENV) staticfiles var .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+from django.shortcuts import render
+
+
+def login_page(request):
+    return render(request, "accounts/login.html")

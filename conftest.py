@@ -1,0 +1,75 @@
+"""Test set-up shared by every app's tests.
+
+The test database is built the way production finds it: the neighbour app's
+tables (with data) are already in `public` before Euterpe migrates, and the
+session ends by proving that nothing Euterpe did touched them.
+"""
+
+import psycopg
+import pytest
+from django.db import connection, connections
+
+from tests.neighbour import NEIGHBOUR_SQL, fingerprint
+
+
+def _server_connection(dbname):
+    params = connection.settings_dict
+    return psycopg.connect(
+        host=params["HOST"] or None,
+        port=params["PORT"] or None,
+        user=params["USER"] or None,
+        password=params["PASSWORD"] or None,
+        dbname=dbname,
+        autocommit=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker):
+    from django.test.utils import setup_databases, teardown_databases
+
+    test_name = connection.creation._get_test_db_name()
+    with django_db_blocker.unblock():
+        with _server_connection("postgres") as server:
+            server.execute(f'DROP DATABASE IF EXISTS "{test_name}" WITH (FORCE)')
+            server.execute(f'CREATE DATABASE "{test_name}"')
+        with _server_connection(test_name) as neighbour:
+            neighbour.execute(NEIGHBOUR_SQL)
+            before = fingerprint(neighbour.cursor())
+        # keepdb: use the database just built (neighbour included) and migrate it.
+        db_config = setup_databases(verbosity=0, interactive=False, keepdb=True)
+
+    yield
+
+    with django_db_blocker.unblock():
+        with _server_connection(test_name) as neighbour:
+            after = fingerprint(neighbour.cursor())
+            recorded = neighbour.execute(
+                "SELECT count(*) FROM euterpe.django_migrations WHERE app = 'euterpe_site'"
+            ).fetchone()[0]
+        teardown_databases(db_config, verbosity=0, keepdb=True)
+        for conn in connections.all():
+            conn.close_pool() if hasattr(conn, "close_pool") else conn.close()
+        with _server_connection("postgres") as server:
+            server.execute(f'DROP DATABASE IF EXISTS "{test_name}" WITH (FORCE)')
+    assert after == before, "Euterpe changed the neighbour app's tables in public"
+    assert recorded >= 1, "Euterpe's migrations are not recorded in euterpe.django_migrations"
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    # Plain static storage: the manifest one needs collectstatic first.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    # MD5 makes password hashing fast; never in production.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def client():
+    """A test client that behaves like a browser behind Heroku's HTTPS router."""
+    from django.test import Client
+
+    return Client(headers={"X-Forwarded-Proto": "https"})

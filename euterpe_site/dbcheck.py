@@ -1,0 +1,151 @@
+"""The database health report behind `manage.py dbcheck` and `GET /db_check`."""
+
+from dataclasses import dataclass, field
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError
+from django.db.migrations.executor import MigrationExecutor
+
+from euterpe_site import schema
+
+CACHE_TABLE = "euterpe_cache"
+# Apps whose tables are Euterpe's alone: one of them in `public` is a leak.
+OWN_APPS = ("accounts", "spotify_stats", "social_django")
+
+
+@dataclass
+class Report:
+    schema: str
+    search_path: str = ""
+    steps: list = field(default_factory=list)  # (ok: bool, text)
+    tables: list = field(default_factory=list)
+    missing_tables: list = field(default_factory=list)
+    unowned_tables: list = field(default_factory=list)
+    unapplied_migrations: list = field(default_factory=list)
+    leaked_tables: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
+    users_count: int | None = None
+
+    @property
+    def healthy(self):
+        return not self.problems
+
+    def step(self, ok, text):
+        self.steps.append((ok, text))
+        if not ok:
+            self.problems.append(text)
+
+    def as_json(self):
+        return {
+            "status": "ok" if self.healthy else "error",
+            "schema": self.schema,
+            "search_path": self.search_path,
+            "tables": self.tables,
+            "users_count": self.users_count,
+            "public_safety_check": "passed" if not self.leaked_tables else "failed",
+            "missing_tables": self.missing_tables,
+            "unapplied_migrations": self.unapplied_migrations,
+            "unowned_tables": self.unowned_tables,
+            "notes": self.notes,
+            "problems": self.problems,
+        }
+
+
+def _tables_in(cursor, schema_name):
+    cursor.execute(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = %s AND table_type = 'BASE TABLE' ORDER BY table_name",
+        [schema_name],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def expected_tables(connection):
+    """Every table Euterpe's installed models need, plus migrate's own two."""
+    names = set(connection.introspection.django_table_names(only_existing=False))
+    return names | {"django_migrations", CACHE_TABLE}
+
+
+def own_tables():
+    names = {CACHE_TABLE}
+    for label in OWN_APPS:
+        for model in apps.get_app_config(label).get_models(include_auto_created=True):
+            names.add(model._meta.db_table)
+    return names
+
+
+def run(connection):
+    """Inspect the database and return a Report; never raises DatabaseError."""
+    report = Report(schema=settings.DATABASE_SCHEMA)
+    try:
+        _inspect(connection, report)
+    except DatabaseError as error:
+        report.step(False, f"Database error: {str(error).strip().splitlines()[0]}")
+    return report
+
+
+def _inspect(connection, report):
+    name = report.schema
+    connection.ensure_connection()
+    report.step(True, f"Connected to database {connection.settings_dict['NAME']!r}")
+
+    if not schema.schema_exists(connection, name):
+        report.step(False, f"Schema {name!r} does not exist: run `manage.py migrate`")
+        return
+    report.step(True, f"Schema {name!r} exists")
+    try:
+        report.search_path = schema.verify_schema(connection)
+    except schema.SchemaMismatch as error:
+        report.step(False, str(error))
+        return
+    report.step(True, f"current_schema() is {name!r} (search_path {report.search_path!r})")
+
+    with connection.cursor() as cursor:
+        report.tables = _tables_in(cursor, name)
+        public_tables = set(_tables_in(cursor, "public"))
+    report.step(True, f"{len(report.tables)} tables in schema {name!r}")
+
+    expected = expected_tables(connection)
+    report.missing_tables = sorted(expected - set(report.tables))
+    report.step(
+        not report.missing_tables,
+        "Every table the models need is present"
+        if not report.missing_tables
+        else f"Missing tables: {', '.join(report.missing_tables)}",
+    )
+    report.unowned_tables = sorted(set(report.tables) - expected)
+    if report.unowned_tables:
+        unowned = ", ".join(report.unowned_tables)
+        report.notes.append(f"Tables in {name!r} that no model owns (left alone): {unowned}")
+
+    if "django_migrations" in report.tables:
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        report.unapplied_migrations = [f"{m.app_label}.{m.name}" for m, _ in plan]
+    report.step(
+        not report.unapplied_migrations,
+        "All migrations applied"
+        if not report.unapplied_migrations
+        else f"Unapplied migrations: {', '.join(report.unapplied_migrations)}",
+    )
+
+    owned = own_tables()
+    report.leaked_tables = sorted(owned & public_tables)
+    report.step(
+        not report.leaked_tables,
+        "Public schema safety check passed: no Euterpe table in 'public'"
+        if not report.leaked_tables
+        else f"Euterpe tables found in 'public': {', '.join(report.leaked_tables)}",
+    )
+    shared_names = sorted((expected - owned) & public_tables)
+    if shared_names:
+        report.notes.append(
+            "Same-named Django tables in 'public' belong to the other app: "
+            + ", ".join(shared_names)
+        )
+
+    if get_user_model()._meta.db_table in report.tables:
+        report.users_count = get_user_model().objects.count()

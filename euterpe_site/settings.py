@@ -1,0 +1,397 @@
+"""Euterpe's one settings module.
+
+Everything that differs between a laptop and Heroku comes from the environment
+(see the README's table). Defaults make `make run` work; with DEBUG off a missing
+secret stops start-up with a one-line message instead of a traceback.
+"""
+
+import logging
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.utils.csp import CSP
+from psycopg_pool import ConnectionPool
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _fail(message):
+    """Stop start-up with one clear line on stderr and a non-zero exit."""
+    sys.exit(message)
+
+
+def env_bool(name, default=False):
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    _fail(f"{name} must be a boolean (true/false), got {value!r}")
+
+
+def env_int(name, default, *, minimum=0):
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or number < minimum:
+        _fail(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return number
+
+
+def env_list(name, default=()):
+    value = os.environ.get(name, "")
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    return items or list(default)
+
+
+def _origin(url):
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+DEBUG = env_bool("DEBUG", False)
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        _fail("SECRET_KEY environment variable must be set")
+    # Only ever used with DEBUG on, on a laptop.
+    SECRET_KEY = "django-insecure-euterpe-local-development-only"  # noqa: S105
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "social_django",
+    # The project package is an app too: it owns the operator commands
+    # (dbcheck, purge_expired) and the schema guard.
+    "euterpe_site",
+    "accounts",
+    "spotify_stats",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "euterpe_site.schema.SchemaGuardMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "euterpe_site.urls"
+WSGI_APPLICATION = "euterpe_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
+                "euterpe_site.context_processors.site",
+            ],
+        },
+    },
+]
+
+# Database ------------------------------------------------------------------
+# Euterpe shares its PostgreSQL database with another app that owns `public`.
+# Every connection pins search_path to DATABASE_SCHEMA through a startup option
+# (never a session-level SET, which a transaction pooler would leak), and
+# names itself so the operator can tell the apps apart in pg_stat_activity.
+DATABASE_SCHEMA = os.environ.get("DATABASE_SCHEMA", "euterpe").strip()
+if not DATABASE_SCHEMA.isidentifier() or DATABASE_SCHEMA.lower() == "public":
+    _fail(f"DATABASE_SCHEMA must be a plain identifier other than public, got {DATABASE_SCHEMA!r}")
+
+LOCAL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+if not DATABASE_URL:
+    if not DEBUG:
+        _fail("DATABASE_URL environment variable must be set")
+    DATABASE_URL = LOCAL_DATABASE_URL
+_database_host = urlsplit(DATABASE_URL).hostname or ""
+try:
+    _database = dj_database_url.parse(
+        DATABASE_URL,
+        # Heroku Postgres requires TLS; a local server usually has none.
+        ssl_require=_database_host not in {"", "localhost", "127.0.0.1", "::1"}
+        and not _database_host.startswith(("/", "%2f")),
+    )
+except ValueError as error:
+    _fail(f"DATABASE_URL is not a valid database URL: {error}")
+
+# Connection budget. Heroku Essential-0 allows 20 connections for the whole
+# database, shared with the neighbour app; Euterpe keeps to DATABASE_CONNECTION_BUDGET.
+# Each gunicorn worker holds a psycopg pool of at most DATABASE_POOL_MAX_SIZE
+# connections (one per thread is all a worker can use at once); release phase,
+# one-off and scheduler dynos take one connection each.
+WEB_DYNOS = env_int("WEB_DYNOS", 1, minimum=1)
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1)
+WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1)
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", WEB_THREADS, minimum=1)
+DATABASE_CONNECTION_BUDGET = env_int("DATABASE_CONNECTION_BUDGET", 15, minimum=1)
+DATABASE_RESERVED_CONNECTIONS = 3  # release phase + one-off dyno + scheduler dyno
+DATABASE_PEAK_CONNECTIONS = (
+    WEB_DYNOS * WEB_CONCURRENCY * DATABASE_POOL_MAX_SIZE + DATABASE_RESERVED_CONNECTIONS
+)
+
+_database.update(
+    {
+        # Thin subclass of Django's backend: creates the schema before migrate.
+        "ENGINE": "euterpe_site.postgresql",
+        "CONN_MAX_AGE": 0,  # the pool, not persistent connections, reuses them
+        "CONN_HEALTH_CHECKS": False,
+        "OPTIONS": {
+            **_database.get("OPTIONS", {}),
+            "options": f"-c search_path={DATABASE_SCHEMA}",
+            "application_name": "euterpe",
+            "pool": {
+                "min_size": 0,
+                "max_size": DATABASE_POOL_MAX_SIZE,
+                # Fail fast instead of psycopg's 30 s default when the pool is dry.
+                "timeout": 5,
+                "max_idle": 300,
+                # Survive a database restart: test a connection before handing it out.
+                "check": ConnectionPool.check_connection,
+            },
+        },
+    }
+)
+if os.environ.get("TEST_DATABASE_URL"):
+    _database["TEST"] = {"NAME": dj_database_url.parse(os.environ["TEST_DATABASE_URL"])["NAME"]}
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Cache -------------------------------------------------------------------
+# Spotify data and rate-limit counters. The default needs no extra server and
+# works across workers and dynos: a table in the euterpe schema, created by a
+# migration. REDIS_URL switches to Django's Redis cache.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "euterpe",
+            # Heroku Redis speaks rediss:// with a self-signed certificate.
+            "OPTIONS": {"ssl_cert_reqs": "none"} if REDIS_URL.startswith("rediss://") else {},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "euterpe_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+
+# Sessions live in the database so any worker or dyno serves them, and last
+# 30 days across browser restarts.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = 30 * 24 * 60 * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = False
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        # Hashed, compressed names need `collectstatic` (Heroku's build runs it).
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+LOGIN_URL = "/login"
+LOGIN_REDIRECT_URL = "/"
+
+# Spotify -----------------------------------------------------------------
+SPOTIFY_CLIENT_ID = os.environ.get("SPOTIFY_CLIENT_ID", "")
+SPOTIFY_CLIENT_SECRET = os.environ.get("SPOTIFY_CLIENT_SECRET", "")
+SPOTIFY_REDIRECT_URI = os.environ.get("SPOTIFY_REDIRECT_URI", "http://127.0.0.1:8000/callback")
+SPOTIFY_SCOPE = os.environ.get(
+    "SPOTIFY_SCOPE",
+    "user-read-recently-played user-top-read user-read-private user-read-email "
+    "playlist-read-private playlist-read-collaborative",
+)
+SPOTIFY_AUTH_BASE_URL = os.environ.get(
+    "SPOTIFY_AUTH_BASE_URL", "https://accounts.spotify.com"
+).rstrip("/")
+SPOTIFY_API_BASE_URL = os.environ.get("SPOTIFY_API_BASE_URL", "https://api.spotify.com/v1").rstrip(
+    "/"
+)
+SPOTIFY_CACHE_SECONDS = env_int("SPOTIFY_CACHE_SECONDS", 300)
+# Labels the page "demo data" when Euterpe talks to the fake Spotify.
+SPOTIFY_DEMO = env_bool("SPOTIFY_DEMO", False)
+
+# Encrypted tokens ----------------------------------------------------------
+ENCRYPTION_KEY = os.environ.get("ENCRYPTION_KEY", "").strip()
+if not ENCRYPTION_KEY:
+    if not DEBUG:
+        _fail("ENCRYPTION_KEY environment variable not set")
+    # A fixed, public key: good enough for a laptop's demo data, never production.
+    ENCRYPTION_KEY = "ZXV0ZXJwZS1sb2NhbC1kZXYta2V5LW5vdC1zZWNyZXQ="
+
+
+def _fernet_keys(value):
+    from cryptography.fernet import Fernet
+
+    keys = [key.strip() for key in value.split(",") if key.strip()]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            _fail(
+                f"ENCRYPTION_KEY key #{position} is not a valid Fernet key "
+                "(expected 32 url-safe base64-encoded bytes, from Fernet.generate_key())"
+            )
+    if not keys:
+        _fail("ENCRYPTION_KEY environment variable not set")
+    return keys
+
+
+# First key encrypts, every key decrypts: ENCRYPTION_KEY=new,old rotates.
+FERNET_KEYS = _fernet_keys(ENCRYPTION_KEY)
+# Use the operator's Fernet.generate_key() value as it is.
+FERNET_USE_HKDF = False
+
+# Operator endpoints --------------------------------------------------------
+OPS_TOKEN = os.environ.get("OPS_TOKEN", "")
+
+# Security --------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+# Lax, not Strict: Strict drops the cookie on the redirect back from Spotify.
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+CSRF_FAILURE_VIEW = "euterpe_site.views.csrf_failure"
+
+if not DEBUG:
+    # Behind Heroku's router: TLS ends there and it says so in X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+    SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+SECURE_HSTS_PRELOAD = False
+SILENCED_SYSTEM_CHECKS = [
+    # security.W021 asks for HSTS preload. A herokuapp.com subdomain cannot be
+    # put on the preload list (the parent domain is Heroku's), so preload stays off.
+    "security.W021",
+]
+
+_spotify_image_hosts = ["https://*.scdn.co", "https://*.spotifycdn.com"]
+_fake_origins = sorted(
+    {
+        _origin(url)
+        for url in (SPOTIFY_AUTH_BASE_URL, SPOTIFY_API_BASE_URL)
+        if _origin(url) not in {"https://accounts.spotify.com", "https://api.spotify.com"}
+    }
+)
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, *_spotify_image_hosts, *_fake_origins],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    # Chromium checks form-action on the redirect that follows the login POST.
+    "form-action": [CSP.SELF, _origin(SPOTIFY_AUTH_BASE_URL)],
+}
+
+# social-auth -----------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.SpotifyOAuth2",
+    "django.contrib.auth.backends.ModelBackend",
+]
+SOCIAL_AUTH_URL_NAMESPACE = "social"
+SOCIAL_AUTH_SPOTIFY_KEY = SPOTIFY_CLIENT_ID
+SOCIAL_AUTH_SPOTIFY_SECRET = SPOTIFY_CLIENT_SECRET
+SOCIAL_AUTH_SPOTIFY_SCOPE = SPOTIFY_SCOPE.split()
+SOCIAL_AUTH_SPOTIFY_AUTHORIZATION_URL = f"{SPOTIFY_AUTH_BASE_URL}/authorize"
+SOCIAL_AUTH_SPOTIFY_ACCESS_TOKEN_URL = f"{SPOTIFY_AUTH_BASE_URL}/api/token"
+SOCIAL_AUTH_REDIRECT_IS_HTTPS = not DEBUG
+# Errors become friendly pages in accounts.views, never a 500, whatever DEBUG says.
+SOCIAL_AUTH_RAISE_EXCEPTIONS = False
+SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/"
+SOCIAL_AUTH_LOGIN_ERROR_URL = "/login"
+SOCIAL_AUTH_SANITIZE_REDIRECTS = True
+SOCIAL_AUTH_ALLOWED_REDIRECT_HOSTS = []
+
+# Logging -----------------------------------------------------------------------
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+if LOG_LEVEL not in logging.getLevelNamesMapping():
+    _fail(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got {LOG_LEVEL!r}")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "line": {
+            "()": "euterpe_site.logging.OneLineFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "line",
+        },
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        # Request lines are gunicorn's job; Django would log every 4xx again.
+        "django.request": {"handlers": ["stdout"], "level": "ERROR", "propagate": False},
+        "urllib3": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,23 @@
+"""gunicorn settings, read from the same environment as Django's.
+
+gthread workers: a dashboard request spends most of its time waiting on Spotify,
+so each worker serves WEB_THREADS requests at once. WEB_CONCURRENCY workers per
+dyno (Heroku sets it by dyno size; the README explains the connection budget).
+"""
+
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "4"))
+# The dashboard answers within its 12 s deadline; 30 s is Heroku's router limit.
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+accesslog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# The router speaks plain HTTP to the dyno and says the protocol in a header.
+forwarded_allow_ips = "*"
