@@ -5,6 +5,8 @@ tables (with data) are already in `public` before Euterpe migrates, and the
 session ends by proving that nothing Euterpe did touched them.
 """
 
+import os
+
 import psycopg
 import pytest
 from django.db import connection, connections
@@ -24,13 +26,38 @@ def _server_connection(dbname):
     )
 
 
+def _drop_abandoned_test_databases(server):
+    """Drop test databases left behind by runs whose process is gone."""
+    rows = server.execute(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'test\\_euterpe\\_%'"
+    ).fetchall()
+    for (name,) in rows:
+        pid = name.rsplit("_", 1)[-1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(request, django_test_environment, django_db_blocker):
     from django.test.utils import setup_databases, teardown_databases
 
+    if not os.environ.get("TEST_DATABASE_URL"):
+        # One database per test run, so that concurrent runs never collide.
+        connection.settings_dict["TEST"]["NAME"] = f"test_euterpe_{os.getpid()}"
     test_name = connection.creation._get_test_db_name()
     with django_db_blocker.unblock():
         with _server_connection("postgres") as server:
+            _drop_abandoned_test_databases(server)
             server.execute(f'DROP DATABASE IF EXISTS "{test_name}" WITH (FORCE)')
             server.execute(f'CREATE DATABASE "{test_name}"')
         with _server_connection(test_name) as neighbour:
