@@ -1,0 +1,61 @@
+"""`make run`: Euterpe on http://127.0.0.1:8000 with DEBUG on.
+
+With no SPOTIFY_CLIENT_ID in the environment, the fake Spotify starts beside
+Euterpe (demo mode, labelled "demo data"), so a fresh clone can log in as a demo
+listener without a Spotify app. With SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET
+set (and http://127.0.0.1:8000/callback registered in the Spotify dashboard),
+Euterpe talks to the real Spotify.
+"""
+
+import os
+import subprocess
+import sys
+
+from devtools import localdb
+
+ADDRESS = "127.0.0.1:8000"
+REDIRECT_URI = f"http://{ADDRESS}/callback"
+
+
+def _start_demo_spotify(env):
+    from devtools.fakespotify.server import FakeSpotify
+
+    port = int(env.get("FAKE_SPOTIFY_PORT", "8001"))
+    fake = FakeSpotify(redirect_uris=[REDIRECT_URI], port=port).start()
+    env.update(
+        SPOTIFY_CLIENT_ID=fake.client_id,
+        SPOTIFY_CLIENT_SECRET=fake.client_secret,
+        SPOTIFY_AUTH_BASE_URL=fake.auth_base_url,
+        SPOTIFY_API_BASE_URL=fake.api_base_url,
+        SPOTIFY_REDIRECT_URI=REDIRECT_URI,
+        SPOTIFY_DEMO="true",
+    )
+    print(f"Demo mode: fake Spotify with demo listeners at {fake.base_url}", flush=True)
+    return fake
+
+
+def main():
+    env = {**os.environ}
+    env.setdefault("DEBUG", "true")
+    env.setdefault("SPOTIFY_REDIRECT_URI", REDIRECT_URI)
+    database_url, private_server = localdb.resolve()
+    env["DATABASE_URL"] = database_url
+    fake = None if env.get("SPOTIFY_CLIENT_ID") else _start_demo_spotify(env)
+    python = sys.executable
+    try:
+        subprocess.run([python, "manage.py", "migrate", "--noinput"], env=env, check=True)
+        print(f"Euterpe: open http://{ADDRESS}/ (Ctrl-C stops)", flush=True)
+        return subprocess.call([python, "manage.py", "runserver", ADDRESS], env=env)
+    except subprocess.CalledProcessError as error:
+        return error.returncode
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if fake is not None:
+            fake.stop()
+        if private_server is not None:
+            private_server.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
