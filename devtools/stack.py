@@ -1,0 +1,604 @@
+"""The whole of Euterpe on this machine, the way Heroku runs it, for scripts and browser tests.
+
+    with Stack(tls=True) as stack:          # or Stack(latency=0.1, listeners=100)
+        browser = stack.login("alice")      # a requests.Session behind "the router"
+        browser.get(stack.url("/"))
+        stack.fake_calls(path="/v1/me")     # the fake Spotify's counters
+
+    python -m devtools.stack [--tls] [--latency 0.1] [--listeners N]   (Ctrl-C stops)
+
+What starts, in order (everything is stopped and removed again by ``stop()``):
+
+1. The fake Spotify (``python -m devtools.fakespotify``) as its own process on a
+   free port of ``localhost`` -- a different *site* from Euterpe's
+   ``127.0.0.1``, so a SameSite mistake shows in a browser. With ``tls`` it
+   speaks HTTPS too, or Chromium would block its images as mixed content.
+2. A throwaway database (``euterpe_stack_<pid>_<random>``) on the server that
+   ``devtools.localdb`` finds, with the neighbour app's tables in ``public``
+   first (``tests/neighbour.py``), then the Procfile's release phase (migrate,
+   dbcheck) and ``collectstatic``.
+3. gunicorn started with the Procfile's ``web:`` command, production settings
+   (DEBUG off, generated secrets) and ``PORT``; with ``tls`` it also gets
+   ``--certfile/--keyfile`` of a throwaway certificate for ``localhost`` and
+   ``127.0.0.1``, signed by a throwaway CA that gunicorn's own ``requests``
+   trust through ``REQUESTS_CA_BUNDLE``.
+
+Without ``tls``, gunicorn speaks plain HTTP as a dyno does behind Heroku's
+router; ``RouterSession`` plays the router: it talks to ``https://127.0.0.1:PORT``
+(the public origin), sends the request over plain HTTP with
+``X-Forwarded-Proto: https`` and ``X-Forwarded-For``, and so keeps Secure cookies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import datetime
+import ipaddress
+import os
+import re
+import secrets
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from html import unescape
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+APP_HOST = "127.0.0.1"
+FAKE_HOST = "localhost"
+DATABASE_PREFIX = "euterpe_stack_"
+START_TIMEOUT = 60
+
+
+class StackError(RuntimeError):
+    """A piece of the stack did not start; the message says which and shows its log."""
+
+
+# --- helpers -------------------------------------------------------------------
+
+
+def free_port(host: str = APP_HOST) -> int:
+    """A port nobody listens on right now (another process could still take it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def procfile(path: Path = BASE_DIR / "Procfile") -> dict[str, str]:
+    """The Procfile's process types: ``{"web": "gunicorn ...", "release": "..."}``."""
+    types = {}
+    for line in path.read_text().splitlines():
+        name, sep, command = line.partition(":")
+        if sep and name.strip() and not name.lstrip().startswith("#"):
+            types[name.strip()] = command.strip()
+    return types
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path, Path]:
+    """Write a throwaway CA and a server certificate for localhost and 127.0.0.1.
+
+    Returns ``(ca_path, cert_path, key_path)``. A CA plus a leaf rather than one
+    self-signed leaf, because Python 3.13's strict X.509 checks refuse a leaf
+    used as its own trust anchor.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    validity = (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=2))
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Euterpe throwaway test CA")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(validity[0])
+        .not_valid_after(validity[1])
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(validity[0])
+        .not_valid_after(validity[1])
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_path, cert_path, key_path = (directory / n for n in ("ca.pem", "cert.pem", "key.pem"))
+    ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return ca_path, cert_path, key_path
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _tail(path: Path | None, lines: int = 40) -> str:
+    if path is None or not path.exists():
+        return ""
+    text = path.read_text(errors="replace").splitlines()[-lines:]
+    return "\n".join(f"    {line}" for line in text)
+
+
+# --- the router and the browser ---------------------------------------------------
+
+
+class _RouterAdapter(HTTPAdapter):
+    """Plays Heroku's router for one public https origin served by plain-HTTP gunicorn.
+
+    The session sees only https URLs (so it keeps and sends Secure cookies);
+    the adapter sends a copy to ``http://`` with the router's headers.
+    """
+
+    def __init__(self, public_origin: str, backend_origin: str, client_ip: str, **kwargs):
+        self.public_origin = public_origin
+        self.backend_origin = backend_origin
+        self.client_ip = client_ip
+        super().__init__(**kwargs)
+
+    def send(self, request, **kwargs):
+        forwarded = request.copy()
+        forwarded.url = self.backend_origin + request.url[len(self.public_origin) :]
+        forwarded.headers["X-Forwarded-Proto"] = "https"
+        # The router appends the address it saw; whatever the client sent comes first.
+        sent = forwarded.headers.get("X-Forwarded-For")
+        forwarded.headers["X-Forwarded-For"] = (
+            f"{sent}, {self.client_ip}" if sent else self.client_ip
+        )
+        response = super().send(forwarded, **kwargs)
+        response.url = request.url
+        response.request = request
+        return response
+
+
+class RouterSession(requests.Session):
+    """A browser's view of Euterpe: ``https://127.0.0.1:PORT``, whatever gunicorn speaks.
+
+    ``login(listener)`` goes through the real flow: the login page's CSRF form,
+    social-auth's begin URL, the fake Spotify's /authorize, back to /callback.
+    """
+
+    def __init__(self, stack: Stack, client_ip: str = "198.51.100.7"):
+        super().__init__()
+        self.stack = stack
+        self.client_ip = client_ip
+        self.verify = str(stack.ca_path) if stack.ca_path else True
+        self.headers["User-Agent"] = "Euterpe-stack-browser/1.0"
+        if not stack.tls:
+            self.mount(
+                stack.base_url,
+                _RouterAdapter(stack.base_url, stack.backend_url, client_ip, pool_maxsize=32),
+            )
+        else:
+            # Over TLS there is no router in front: the client address is the real one.
+            self.mount(stack.base_url, HTTPAdapter(pool_maxsize=32))
+
+    def login(self, listener: str, *, decline: bool = False) -> requests.Response:
+        """Log ``listener`` in (or decline on Spotify's page); returns the final response."""
+        stack = self.stack
+        page = self.get(stack.url("/login"), timeout=30)
+        page.raise_for_status()
+        action, token = _login_form(page.text)
+        begin = self.post(
+            urljoin(page.url, action),
+            data={"csrfmiddlewaretoken": token},
+            headers={"Origin": stack.base_url, "Referer": stack.url("/login")},
+            allow_redirects=False,
+            timeout=30,
+        )
+        authorize = begin.headers.get("Location", "")
+        if begin.status_code != 302 or not authorize.startswith(stack.fake_url):
+            raise StackError(
+                f"login: expected a redirect to the fake Spotify, got {begin.status_code} "
+                f"to {authorize!r}"
+            )
+        consent = "decline=1" if decline else f"listener={listener}"
+        approved = self.get(f"{authorize}&{consent}", allow_redirects=False, timeout=30)
+        callback = approved.headers.get("Location", "")
+        if approved.status_code != 302 or not callback.startswith(stack.base_url):
+            raise StackError(
+                f"login: the fake's /authorize answered {approved.status_code} to {callback!r}"
+            )
+        return self.get(callback, timeout=30)
+
+
+def _login_form(html: str) -> tuple[str, str]:
+    """The action and CSRF token of the login page's POST form."""
+    for form in re.finditer(r"<form\b([^>]*)>(.*?)</form>", html, re.S | re.I):
+        attributes, body = form.groups()
+        if not re.search(r"method=[\"']?post", attributes, re.I):
+            continue
+        token = re.search(
+            r"name=[\"']csrfmiddlewaretoken[\"'][^>]*value=[\"']([^\"']+)", body
+        ) or re.search(r"value=[\"']([^\"']+)[\"'][^>]*name=[\"']csrfmiddlewaretoken", body)
+        action = re.search(r"action=[\"']([^\"']*)", attributes)
+        if token and action:
+            return unescape(action.group(1)), token.group(1)
+    raise StackError("login: no POST form with a CSRF token on /login")
+
+
+# --- the stack ---------------------------------------------------------------------
+
+
+class Stack:
+    """Fake Spotify + throwaway database + gunicorn as in the Procfile. See the module doc.
+
+    Attributes once started: ``base_url`` (Euterpe's public origin, always
+    ``https://127.0.0.1:PORT``), ``backend_url`` (what gunicorn really speaks),
+    ``fake_url``, ``database_url``, ``database_name``, ``env`` (gunicorn's
+    environment), ``ca_path`` (with ``tls``), ``gunicorn_log``, ``gunicorn_pid``.
+    """
+
+    def __init__(
+        self,
+        *,
+        tls: bool = False,
+        latency: float = 0.0,
+        listeners: int = 0,
+        env: dict[str, str] | None = None,
+        workdir: Path | None = None,
+        quiet: bool = True,
+    ):
+        self.tls = tls
+        self.latency = latency
+        self.listeners = listeners
+        self.extra_env = dict(env or {})
+        self.quiet = quiet
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="euterpe-stack-"))
+        self.ca_path = self.cert_path = self.key_path = None
+        self.fake_url = self.base_url = self.backend_url = ""
+        self.database_url = self.database_name = ""
+        self.env: dict[str, str] = {}
+        self.gunicorn_log = self.workdir / "gunicorn.log"
+        self.fake_log = self.workdir / "fakespotify.log"
+        self._fake: subprocess.Popen | None = None
+        self._gunicorn: subprocess.Popen | None = None
+        self._server_url = ""
+        self._private_server = None
+        self._stopped = threading.Event()
+
+    # -- lifecycle --
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def start(self) -> Stack:
+        atexit.register(self.stop)
+        try:
+            if self.tls:
+                self.ca_path, self.cert_path, self.key_path = make_certificate(self.workdir / "tls")
+            self._start_fake()
+            self._create_database()
+            self._start_gunicorn()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop gunicorn and the fake (whole process groups), drop the database."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        for process in (self._gunicorn, self._fake):
+            _stop_group(process)
+        if self.database_name:
+            with contextlib.suppress(Exception):
+                self._drop_database(self.database_name)
+        if self._private_server is not None:
+            self._private_server.cleanup()
+        if self._own_workdir:
+            for path in sorted(self.workdir.rglob("*"), reverse=True):
+                path.rmdir() if path.is_dir() else path.unlink()
+            self.workdir.rmdir()
+
+    @property
+    def gunicorn_pid(self) -> int | None:
+        return self._gunicorn.pid if self._gunicorn else None
+
+    def url(self, path: str = "/") -> str:
+        return self.base_url + path
+
+    # -- the fake Spotify --
+
+    def _start_fake(self) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "devtools.fakespotify",
+            "--host",
+            FAKE_HOST,
+            "--port",
+            "0",
+            "--latency",
+            str(self.latency),
+        ]
+        if self.listeners:
+            command += ["--listeners", str(self.listeners)]
+        if self.tls:
+            command += ["--certfile", str(self.cert_path), "--keyfile", str(self.key_path)]
+        log = self.fake_log.open("w")
+        self._fake = subprocess.Popen(
+            command,
+            cwd=BASE_DIR,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            start_new_session=True,
+        )
+        line = _read_line(self._fake, START_TIMEOUT)
+        match = re.search(r"listening on (\S+)", line or "")
+        if not match:
+            raise StackError(f"the fake Spotify did not start ({line!r}):\n{_tail(self.fake_log)}")
+        self.fake_url = match.group(1).rstrip("/")
+        # Keep draining its stdout so it never blocks on a full pipe.
+        threading.Thread(target=self._fake.stdout.read, daemon=True).start()
+
+    def fake(self, name: str, payload: dict | None = None, *, method: str = "POST") -> dict:
+        """Call one of the fake's ``/_control/<name>`` endpoints; returns its JSON."""
+        url = f"{self.fake_url}/_control/{name}"
+        verify = str(self.ca_path) if self.ca_path else True
+        if method == "GET":
+            response = requests.get(url, params=payload, verify=verify, timeout=10)
+        else:
+            response = requests.post(url, json=payload or {}, verify=verify, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def fake_calls(self, path: str | None = None, listener: str | None = None) -> int:
+        params = {k: v for k, v in {"path": path, "listener": listener}.items() if v}
+        return self.fake("calls", params, method="GET")["calls"]
+
+    # -- the database --
+
+    def _admin(self, dbname: str | None = None):
+        import psycopg
+
+        url = self._server_url
+        if dbname:
+            url = urlsplit(url)._replace(path=f"/{dbname}").geturl()
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+
+    def _create_database(self) -> None:
+        from devtools import localdb
+        from tests.neighbour import NEIGHBOUR_SQL
+
+        self._server_url, self._private_server = localdb.resolve()
+        name = f"{DATABASE_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+        with self._admin() as server:
+            self._drop_abandoned(server)
+            server.execute(f'CREATE DATABASE "{name}"')
+        self.database_name = name
+        self.database_url = urlsplit(self._server_url)._replace(path=f"/{name}").geturl()
+        with self._admin(name) as database:
+            database.execute(NEIGHBOUR_SQL)
+
+    def _drop_abandoned(self, server) -> None:
+        """Drop databases of earlier stacks whose process is gone (a killed run)."""
+        rows = server.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s",
+            (DATABASE_PREFIX.replace("_", "\\_") + "%",),
+        ).fetchall()
+        for (name,) in rows:
+            pid = name.removeprefix(DATABASE_PREFIX).split("_")[0]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _drop_database(self, name: str) -> None:
+        with self._admin() as server:
+            server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    # -- gunicorn --
+
+    def _start_gunicorn(self) -> None:
+        from cryptography.fernet import Fernet
+
+        port = free_port()
+        self.base_url = f"https://{APP_HOST}:{port}"
+        self.backend_url = self.base_url if self.tls else f"http://{APP_HOST}:{port}"
+        client_id, client_secret = "euterpe-demo-client", "euterpe-demo-secret"
+        env = {
+            **os.environ,
+            # The venv's python and gunicorn first, as on the dyno's PATH.
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PORT": str(port),
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "DATABASE_URL": self.database_url,
+            "ALLOWED_HOSTS": f"{APP_HOST},localhost",
+            "OPS_TOKEN": secrets.token_urlsafe(24),
+            "SPOTIFY_CLIENT_ID": client_id,
+            "SPOTIFY_CLIENT_SECRET": client_secret,
+            "SPOTIFY_REDIRECT_URI": f"{self.base_url}/callback",
+            "SPOTIFY_AUTH_BASE_URL": self.fake_url,
+            "SPOTIFY_API_BASE_URL": f"{self.fake_url}/v1",
+            "SPOTIFY_DEMO": "true",
+            "PYTHONUNBUFFERED": "1",
+        }
+        for name in ("DJANGO_SETTINGS_MODULE", "TEST_DATABASE_URL", "REDIS_URL"):
+            env.pop(name, None)
+        if self.ca_path:
+            env["REQUESTS_CA_BUNDLE"] = str(self.ca_path)
+        env.update(self.extra_env)
+        self.env = env
+
+        processes = procfile()
+        release = processes.get("release")
+        if release:
+            self._run(["sh", "-c", release], "the Procfile's release phase")
+        self._run([sys.executable, "manage.py", "collectstatic", "--noinput"], "collectstatic")
+
+        command = shlex.split(processes["web"])
+        if self.tls:
+            command += ["--certfile", str(self.cert_path), "--keyfile", str(self.key_path)]
+        log = self.gunicorn_log.open("w")
+        self._gunicorn = subprocess.Popen(
+            command,
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._wait_for_health()
+
+    def _run(self, command: list[str], what: str) -> None:
+        result = subprocess.run(
+            command, cwd=BASE_DIR, env=self.env, capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            output = result.stdout + result.stderr
+            raise StackError(f"{what} failed ({result.returncode}):\n{output}")
+
+    def _wait_for_health(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        verify = str(self.ca_path) if self.ca_path else True
+        while time.monotonic() < deadline:
+            if self._gunicorn.poll() is not None:
+                raise StackError(f"gunicorn exited:\n{_tail(self.gunicorn_log)}")
+            try:
+                response = requests.get(f"{self.backend_url}/health", verify=verify, timeout=5)
+                if response.status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise StackError(f"gunicorn did not answer /health:\n{_tail(self.gunicorn_log)}")
+
+    # -- browsers --
+
+    def browser(self, client_ip: str = "198.51.100.7") -> RouterSession:
+        """A fresh cookie jar talking to Euterpe as a browser behind the router would."""
+        return RouterSession(self, client_ip=client_ip)
+
+    def login(self, listener: str, client_ip: str = "198.51.100.7") -> RouterSession:
+        """A browser with ``listener`` logged in through the real OAuth flow."""
+        session = self.browser(client_ip)
+        final = session.login(listener)
+        if final.status_code != 200 or urlsplit(final.url).path != "/":
+            raise StackError(f"login as {listener} ended at {final.url} with {final.status_code}")
+        return session
+
+
+def _read_line(process: subprocess.Popen, timeout: float) -> str | None:
+    """The first line the process prints, or None if it exits or stays silent."""
+    result: list[str] = []
+    reader = threading.Thread(target=lambda: result.append(process.stdout.readline()))
+    reader.daemon = True
+    reader.start()
+    reader.join(timeout)
+    return result[0] if result else None
+
+
+def _stop_group(process: subprocess.Popen | None, grace: float = 25) -> None:
+    """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.stack", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--tls", action="store_true", help="gunicorn and the fake over HTTPS")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per Spotify call")
+    parser.add_argument("--listeners", type=int, default=0, help="generate N more listeners")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with Stack(tls=args.tls, latency=args.latency, listeners=args.listeners) as stack:
+        print(f"Euterpe:      {stack.base_url}/  (gunicorn speaks {stack.backend_url})")
+        print(f"Fake Spotify: {stack.fake_url}")
+        print(f"Database:     {stack.database_name}")
+        print(f"Logs:         {stack.gunicorn_log}")
+        if stack.ca_path:
+            print(f"CA:           {stack.ca_path}")
+        print("Ctrl-C stops.", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while stack._gunicorn.poll() is None:
+                time.sleep(1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
