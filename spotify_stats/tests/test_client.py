@@ -1,0 +1,374 @@
+"""spotify_stats.client against the fake Spotify, over real HTTP."""
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from spotify_stats import client
+
+
+@pytest.fixture
+def alice(fake_spotify, spotify_login) -> str:
+    return spotify_login("alice")["access_token"]
+
+
+def in_seconds(seconds: float) -> float:
+    return time.monotonic() + seconds
+
+
+# --- endpoints ---------------------------------------------------------------
+
+
+def test_get_profile_reads_a_development_mode_profile(alice):
+    profile = client.get_profile(alice)
+
+    assert profile.id == "alice"
+    assert profile.name == "Alice Liddell"
+    assert profile.email is None
+    assert profile.followers is None
+    assert profile.url == "https://open.spotify.com/user/alice"
+    assert profile.account_id
+    assert profile.image.width == 64
+
+
+def test_a_profile_without_a_display_name_is_named_by_its_id(fake_spotify, spotify_login):
+    profile = client.get_profile(spotify_login("nameless")["access_token"])
+
+    assert profile.display_name is None
+    assert profile.name == "nameless"
+    assert profile.image is None
+
+
+def test_get_top_tracks_returns_a_page_of_tracks(alice):
+    page = client.get_top_tracks(alice, time_range="short_term", limit=50)
+
+    assert len(page.items) == 50
+    assert page.total == 60
+    assert page.offset == 0
+    assert page.next_url is not None
+    track = page.items[0]
+    assert track.id and track.name and track.url
+    assert track.artists[0].name
+    assert track.album.image.width == 64
+    assert track.popularity is None  # Development Mode
+
+
+def test_get_top_tracks_differs_by_time_range(alice):
+    short = client.get_top_tracks(alice, time_range="short_term", limit=10)
+    long = client.get_top_tracks(alice, time_range="long_term", limit=10)
+
+    assert [t.id for t in short.items] != [t.id for t in long.items]
+
+
+def test_get_top_artists_returns_alices_favourite_first(alice):
+    page = client.get_top_artists(alice, limit=5)
+
+    assert page.items[0].name == "Velvet Orchard"
+    assert page.items[0].genres == ()
+    assert page.items[0].popularity is None
+
+
+def test_top_items_page_by_offset(alice):
+    rest = client.get_top_artists(alice, limit=50, offset=50)
+
+    assert rest.offset == 50
+    assert len(rest.items) == 5
+    assert rest.next_url is None
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"time_range": "forever"}, {"limit": 0}, {"limit": 51}, {"offset": -1}],
+)
+def test_bad_arguments_are_refused_before_calling_spotify(fake_spotify, kwargs):
+    with pytest.raises(ValueError):
+        client.get_top_tracks("fakeAT-unused", **kwargs)
+
+    assert fake_spotify.calls() == 0
+
+
+def test_get_playlists_page_reads_one_page(fake_spotify, spotify_login):
+    token = spotify_login("collector")["access_token"]
+
+    page = client.get_playlists_page(token, limit=50, offset=100)
+
+    assert page.total == 120
+    assert len(page.items) == 20
+    assert page.next_url is None
+
+
+def test_get_all_playlists_pages_through_all_120(fake_spotify, spotify_login):
+    token = spotify_login("collector")["access_token"]
+
+    playlists = client.get_all_playlists(token)
+
+    assert len(playlists) == 120
+    assert len({p.id for p in playlists}) == 120
+    assert fake_spotify.calls("/v1/me/playlists") == 3
+
+
+def test_get_all_playlists_of_a_listener_without_any_is_empty(fake_spotify, spotify_login):
+    assert client.get_all_playlists(spotify_login("nameless")["access_token"]) == []
+
+
+def test_get_recently_played_returns_recent_plays_newest_first(alice):
+    recent = client.get_recently_played(alice, limit=50)
+
+    assert len(recent.items) == 50
+    moments = [play.played_at for play in recent.items]
+    assert moments == sorted(moments, reverse=True)
+    assert moments[0].tzinfo is UTC
+    assert datetime.now(UTC) - moments[0] < timedelta(hours=1)
+    assert recent.cursor_before < recent.cursor_after
+    assert any(play.track.is_local for play in recent.items)
+    assert any(play.context_type is None for play in recent.items)
+
+
+def test_get_recently_played_pages_back_with_the_before_cursor(alice):
+    first = client.get_recently_played(alice, limit=10)
+
+    older = client.get_recently_played(alice, limit=10, before=first.cursor_before)
+
+    assert older.items[0].played_at < first.items[-1].played_at
+
+
+def test_get_recently_played_accepts_an_aware_datetime(alice):
+    recent = client.get_recently_played(alice, after=datetime.now(UTC) - timedelta(days=365))
+
+    assert recent.items
+
+
+def test_get_recently_played_refuses_before_and_after_together(fake_spotify):
+    with pytest.raises(ValueError):
+        client.get_recently_played("fakeAT-unused", before=1, after=2)
+
+
+# --- domain errors -----------------------------------------------------------
+
+
+def test_an_expired_access_token_raises_token_expired(fake_spotify, alice):
+    fake_spotify.expire_access_tokens("alice")
+
+    with pytest.raises(client.TokenExpired) as raised:
+        client.get_profile(alice)
+
+    assert raised.value.status == 401
+
+
+def test_a_listener_off_the_allow_list_raises_not_on_allow_list(fake_spotify, spotify_login):
+    token = spotify_login("stranger")["access_token"]
+
+    with pytest.raises(client.NotOnAllowList):
+        client.get_top_tracks(token)
+
+
+def test_a_429_without_a_deadline_raises_rate_limited_at_once(fake_spotify, alice):
+    fake_spotify.fail_next("/v1/me/top/tracks", status=429, retry_after=1)
+
+    with pytest.raises(client.RateLimited) as raised:
+        client.get_top_tracks(alice)
+
+    assert raised.value.retry_after == 1
+    assert fake_spotify.calls("/v1/me/top/tracks") == 1
+
+
+def test_a_429_whose_retry_after_fits_the_deadline_is_retried_once(fake_spotify, alice):
+    fake_spotify.fail_next("/v1/me/top/tracks", status=429, retry_after=1)
+
+    page = client.get_top_tracks(alice, deadline=in_seconds(10))
+
+    assert page.items
+    assert fake_spotify.calls("/v1/me/top/tracks") == 2
+
+
+def test_a_429_whose_retry_after_outlasts_the_deadline_is_not_waited_for(fake_spotify, alice):
+    fake_spotify.fail_next("/v1/me/top/tracks", status=429, retry_after=30)
+
+    with pytest.raises(client.RateLimited) as raised:
+        client.get_top_tracks(alice, deadline=in_seconds(5))
+
+    assert raised.value.retry_after == 30
+    assert fake_spotify.calls("/v1/me/top/tracks") == 1
+
+
+def test_a_second_429_is_not_retried_again(fake_spotify, alice):
+    fake_spotify.fail_next("/v1/me", n=2, status=429, retry_after=0)
+
+    with pytest.raises(client.RateLimited):
+        client.get_profile(alice, deadline=in_seconds(10))
+
+    assert fake_spotify.calls("/v1/me") == 2
+
+
+def test_a_quota_429_without_retry_after_carries_the_reason(fake_spotify, alice):
+    fake_spotify.fail_next("/v1/me", status=429, reason="QUOTA_EXCEEDED")
+
+    with pytest.raises(client.RateLimited) as raised:
+        client.get_profile(alice, deadline=in_seconds(10))
+
+    assert raised.value.retry_after is None
+    assert raised.value.reason == "QUOTA_EXCEEDED"
+
+
+def test_a_500_is_retried_once_and_then_succeeds(fake_spotify, alice):
+    fake_spotify.fail_next("/v1/me/playlists", status=500)
+
+    page = client.get_playlists_page(alice)
+
+    assert page.items
+    assert fake_spotify.calls("/v1/me/playlists") == 2
+
+
+def test_two_503s_raise_spotify_unavailable(fake_spotify, alice):
+    fake_spotify.fail_next("/v1/me/playlists", n=2, status=503)
+
+    with pytest.raises(client.SpotifyUnavailable) as raised:
+        client.get_playlists_page(alice)
+
+    assert raised.value.status == 503
+    assert fake_spotify.calls("/v1/me/playlists") == 2
+
+
+def test_a_5xx_is_not_retried_when_the_deadline_leaves_no_room(fake_spotify, alice):
+    fake_spotify.fail_next("/v1/me", n=2, status=502)
+
+    with pytest.raises(client.SpotifyUnavailable):
+        client.get_profile(alice, deadline=in_seconds(0.3))
+
+    assert fake_spotify.calls("/v1/me") == 1
+
+
+def test_a_passed_deadline_raises_without_calling_spotify(fake_spotify, alice):
+    with pytest.raises(client.SpotifyUnavailable):
+        client.get_profile(alice, deadline=time.monotonic() - 1)
+
+    assert fake_spotify.calls("/v1/me") == 0
+
+
+def test_malformed_json_raises_bad_response(fake_spotify, alice):
+    fake_spotify.malformed_next("/v1/me/top/artists")
+
+    with pytest.raises(client.BadResponse):
+        client.get_top_artists(alice)
+
+    assert fake_spotify.calls("/v1/me/top/artists") == 1
+
+
+def test_another_4xx_raises_bad_response_without_retry(fake_spotify, alice):
+    fake_spotify.fail_next("/v1/me", status=404)
+
+    with pytest.raises(client.BadResponse) as raised:
+        client.get_profile(alice)
+
+    assert raised.value.status == 404
+    assert fake_spotify.calls("/v1/me") == 1
+
+
+def test_a_hanging_spotify_gives_up_within_the_read_timeout(fake_spotify, alice, settings):
+    settings.SPOTIFY_READ_TIMEOUT = 0.2
+    fake_spotify.hang_next("/v1/me/top/tracks", n=2, seconds=30)
+
+    with pytest.raises(client.SpotifyUnavailable):
+        client.get_top_tracks(alice)
+
+    assert fake_spotify.calls("/v1/me/top/tracks") == 2  # tried, retried once
+
+
+def test_an_unreachable_spotify_raises_spotify_unavailable(fake_spotify, settings):
+    settings.SPOTIFY_API_BASE_URL = "http://127.0.0.1:9/v1"  # the discard port: refused
+
+    with pytest.raises(client.SpotifyUnavailable):
+        client.get_profile("fakeAT-unused")
+
+
+def test_every_domain_error_is_a_spotify_error():
+    for error in (
+        client.TokenExpired,
+        client.NotOnAllowList,
+        client.RateLimited,
+        client.SpotifyUnavailable,
+        client.BadResponse,
+        client.TokenRevoked,
+        client.TokenEndpointError,
+    ):
+        assert issubclass(error, client.SpotifyError)
+
+
+# --- refreshing --------------------------------------------------------------
+
+
+def test_refresh_with_rotation_returns_a_new_refresh_token(fake_spotify, spotify_login):
+    old = spotify_login("alice")["refresh_token"]
+
+    grant = client.refresh_access_token(old)
+
+    assert grant.access_token.startswith("fakeAT-")
+    assert grant.refresh_token.startswith("fakeRT-")
+    assert grant.refresh_token != old
+    assert grant.expires_in == 3600
+    assert client.get_profile(grant.access_token).id == "alice"
+    with pytest.raises(client.TokenRevoked):
+        client.refresh_access_token(old)
+
+
+def test_refresh_without_rotation_keeps_the_old_refresh_token(fake_spotify, spotify_login):
+    fake_spotify.set_rotation(False)
+    old = spotify_login("alice")["refresh_token"]
+
+    first = client.refresh_access_token(old)
+    second = client.refresh_access_token(old)
+
+    assert first.refresh_token is None
+    assert second.access_token != first.access_token
+
+
+def test_a_revoked_refresh_token_raises_token_revoked(fake_spotify, spotify_login):
+    old = spotify_login("bob")["refresh_token"]
+    fake_spotify.revoke("bob")
+    fake_spotify.reset_counters()
+
+    with pytest.raises(client.TokenRevoked):
+        client.refresh_access_token(old)
+
+    assert fake_spotify.calls("/api/token", "bob") == 1  # never retried
+
+
+def test_wrong_client_credentials_raise_token_endpoint_error(fake_spotify, spotify_login, settings):
+    old = spotify_login("bob")["refresh_token"]
+    settings.SPOTIFY_CLIENT_SECRET = "not-the-secret"
+
+    with pytest.raises(client.TokenEndpointError) as raised:
+        client.refresh_access_token(old)
+
+    assert "invalid_client" in str(raised.value)
+
+
+def test_a_failing_token_endpoint_is_not_retried(fake_spotify, spotify_login):
+    old = spotify_login("bob")["refresh_token"]
+    fake_spotify.fail_next("/api/token", status=500)
+    fake_spotify.reset_counters()
+
+    with pytest.raises(client.SpotifyUnavailable):
+        client.refresh_access_token(old)
+
+    # Spotify may have rotated the token before failing: a blind retry could
+    # turn a hiccup into a logout.
+    assert fake_spotify.calls("/api/token") == 1
+
+
+def test_tokens_appear_in_neither_logs_nor_reprs(fake_spotify, spotify_login, caplog):
+    caplog.set_level(logging.DEBUG)
+    tokens = spotify_login("alice")
+
+    grant = client.refresh_access_token(tokens["refresh_token"])
+    client.get_profile(grant.access_token)
+    fake_spotify.fail_next("/v1/me", n=2, status=503)
+    with pytest.raises(client.SpotifyUnavailable):
+        client.get_profile(grant.access_token)
+
+    text = caplog.text + repr(grant)
+    assert "Spotify GET /v1/me 200" in caplog.text
+    for token in fake_spotify.issued_tokens():
+        assert token not in text
