@@ -13,6 +13,9 @@ from django.db import connection, connections
 
 from tests.neighbour import NEIGHBOUR_SQL, fingerprint
 
+# The fake Spotify's fixtures (fake_spotify, spotify_login, ...) for every app's tests.
+pytest_plugins = ["devtools.fakespotify.pytest_plugin"]
+
 
 def _server_connection(dbname):
     params = connection.settings_dict

@@ -97,6 +97,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # no-store on logged-in pages; ReauthenticationRequired -> /login (accounts).
+    "accounts.middleware.PrivatePagesMiddleware",
 ]
 
 ROOT_URLCONF = "euterpe_site.urls"
@@ -261,6 +263,9 @@ SPOTIFY_API_BASE_URL = os.environ.get("SPOTIFY_API_BASE_URL", "https://api.spoti
     "/"
 )
 SPOTIFY_CACHE_SECONDS = env_int("SPOTIFY_CACHE_SECONDS", 300)
+# The dashboard answers within this even when Spotify hangs (sections still
+# waiting are shown as unavailable); well under gunicorn's and Heroku's 30 s.
+SPOTIFY_PAGE_DEADLINE_SECONDS = 12
 # Labels the page "demo data" when Euterpe talks to the fake Spotify.
 SPOTIFY_DEMO = env_bool("SPOTIFY_DEMO", False)
 
@@ -366,6 +371,21 @@ SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/"
 SOCIAL_AUTH_LOGIN_ERROR_URL = "/login"
 SOCIAL_AUTH_SANITIZE_REDIRECTS = True
 SOCIAL_AUTH_ALLOWED_REDIRECT_HOSTS = []
+# Token exchange timeout (seconds); the profile comes through spotify_stats.client.
+SOCIAL_AUTH_URLOPEN_TIMEOUT = 10
+# social-core's default pipeline, minus three steps accounts replaces: the
+# username is the Spotify id exactly (no made-up variants), and the tokens go
+# encrypted into accounts.SpotifyToken; load_extra_data would write them in
+# plaintext into UserSocialAuth.extra_data (jsonb, WAL, backups).
+SOCIAL_AUTH_PIPELINE = (
+    "social_core.pipeline.social_auth.social_details",
+    "social_core.pipeline.social_auth.social_uid",
+    "social_core.pipeline.social_auth.auth_allowed",
+    "social_core.pipeline.social_auth.social_user",
+    "accounts.pipeline.listener",
+    "social_core.pipeline.social_auth.associate_user",
+    "accounts.pipeline.save_tokens",
+)
 
 # Logging -----------------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper()

@@ -8,5 +8,7 @@ urlpatterns = [
     path("db_check", views.db_check, name="db-check"),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
+    # social-auth's "social" namespace: POST /login/spotify/ begins a login.
+    path("", include("accounts.social_urls")),
     path("", include("spotify_stats.urls")),
 ]

@@ -1,0 +1,75 @@
+"""Listener accounts: created from a Spotify login, kept current, deleted on request."""
+
+import logging
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from social_django.models import UserSocialAuth
+
+from accounts.models import RefusedLogin, SpotifyToken
+from spotify_stats.cache import forget_listener
+
+logger = logging.getLogger(__name__)
+
+FIRST_NAME_MAX_LENGTH = 150
+USER_AGENT_MAX_LENGTH = 300
+
+
+def display_name(user):
+    """What Euterpe calls the listener: the Spotify display name, else the Spotify id."""
+    return user.get_full_name() or user.get_username()
+
+
+def one_line(text):
+    """``text`` with line breaks and other control characters turned into spaces (for logs)."""
+    return "".join(" " if not char.isprintable() else char for char in str(text))
+
+
+def listener_for_login(*, spotify_id, spotify_name):
+    """The Django user of Spotify account ``spotify_id``, created on first login.
+
+    One user per Spotify account, keyed by ``username == spotify_id``. The display
+    name (``first_name``, cut to 150 characters; "" when Spotify has none) is
+    updated at every login. Two first logins racing for one account end with one
+    user. Returns ``(user, created)``.
+    """
+    user_model = get_user_model()
+    first_name = (spotify_name or "")[:FIRST_NAME_MAX_LENGTH]
+    try:
+        with transaction.atomic():
+            user, created = user_model.objects.get_or_create(
+                username=spotify_id, defaults={"first_name": first_name}
+            )
+    except IntegrityError:
+        user, created = user_model.objects.get(username=spotify_id), False
+    if not created and user.first_name != first_name:
+        user.first_name = first_name
+        user.save(update_fields=["first_name"])
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user, created
+
+
+def record_refused_login(*, reason, user_agent=""):
+    """Remember that Spotify turned a listener away, for the admin to see."""
+    return RefusedLogin.objects.create(
+        reason=reason, user_agent=(user_agent or "")[:USER_AGENT_MAX_LENGTH]
+    )
+
+
+def disconnect_listener(user):
+    """Delete everything Euterpe holds about ``user``: tokens, cached Spotify data,
+    the social-auth association and the account itself.
+
+    The caller ends the listener's session (``django.contrib.auth.logout``); any
+    other session of theirs stops authenticating once the user is gone.
+    """
+    spotify_id = user.get_username()
+    user_id = user.pk
+    with transaction.atomic():
+        SpotifyToken.objects.filter(user_id=user_id).delete()
+        UserSocialAuth.objects.filter(user_id=user_id).delete()
+        user.delete()
+    forget_listener(user_id)
+    logger.info("User %s disconnected; their data was deleted", spotify_id)

@@ -1,0 +1,177 @@
+"""Every way a callback can go wrong ends on a friendly page, without a session or a 500."""
+
+import logging
+
+import pytest
+from django.contrib.auth import get_user_model
+from social_django.models import UserSocialAuth
+
+from accounts.models import RefusedLogin, SpotifyToken
+from accounts.tests.helpers import approve, log_in, start_login, state_of
+
+pytestmark = pytest.mark.django_db
+
+User = get_user_model()
+
+
+@pytest.fixture(params=[False, True], ids=["debug-off", "debug-on"])
+def debug(request, settings):
+    settings.DEBUG = request.param
+    return request.param
+
+
+def assert_friendly_failure(client, response, status):
+    page = response.content.decode()
+    assert response.status_code == status, page
+    assert 'href="/login"' in page
+    assert "Try again" in page
+    assert "Traceback" not in page
+    assert "_auth_user_id" not in client.session
+    assert client.get("/health").json()["authenticated"] is False
+
+
+def test_a_callback_without_parameters_is_a_400(client, debug, fake_spotify):
+    assert_friendly_failure(client, client.get("/callback"), 400)
+
+
+def test_a_callback_without_state_is_a_400(client, debug, fake_spotify):
+    callback = approve(start_login(client), "alice")
+    without_state = "&".join(p for p in callback.split("?")[1].split("&") if "state" not in p)
+    assert_friendly_failure(client, client.get(f"/callback?{without_state}"), 400)
+
+
+def test_a_callback_with_a_wrong_state_is_a_400(client, debug, fake_spotify):
+    authorize_url = start_login(client)
+    callback = approve(authorize_url, "alice").replace(state_of(authorize_url), "x" * 32)
+    assert_friendly_failure(client, client.get(callback), 400)
+
+
+def test_a_callback_from_another_browser_is_a_400(client, debug, fake_spotify):
+    from accounts.tests.helpers import browser
+
+    callback = approve(start_login(browser()), "alice")
+    assert_friendly_failure(client, client.get(callback), 400)
+
+
+def test_a_state_with_a_huge_value_is_a_400(client, debug, fake_spotify):
+    start_login(client)
+    response = client.get("/callback", {"code": "c", "state": "s" * 5000})
+    assert_friendly_failure(client, response, 400)
+
+
+def test_a_bogus_code_is_a_400(client, debug, fake_spotify):
+    state = state_of(start_login(client))
+    response = client.get("/callback", {"code": "fakeCODE-bogus", "state": state})
+    assert_friendly_failure(client, response, 400)
+
+
+def test_a_5000_character_code_is_a_400(client, debug, fake_spotify):
+    state = state_of(start_login(client))
+    response = client.get("/callback", {"code": "A" * 5000, "state": state})
+    assert_friendly_failure(client, response, 400)
+
+
+def test_a_callback_without_a_code_is_a_400(client, debug, fake_spotify):
+    state = state_of(start_login(client))
+    assert_friendly_failure(client, client.get("/callback", {"state": state}), 400)
+    state = state_of(start_login(client))
+    assert_friendly_failure(client, client.get("/callback", {"code": "", "state": state}), 400)
+
+
+def test_a_replayed_callback_is_a_400(client, debug, fake_spotify):
+    callback = approve(start_login(client), "alice")
+    assert client.get(callback).status_code == 302
+    client.post("/logout")
+    assert_friendly_failure(client, client.get(callback), 400)
+
+
+def test_a_replayed_code_with_a_fresh_state_is_a_400(client, debug, fake_spotify):
+    callback = approve(start_login(client), "alice")
+    used_code = callback.split("code=")[1].split("&")[0]
+    assert client.get(callback).status_code == 302
+    client.post("/logout")
+    state = state_of(start_login(client))
+    response = client.get("/callback", {"code": used_code, "state": state})
+    assert_friendly_failure(client, response, 400)
+
+
+def test_declining_at_spotify_is_a_400_that_says_so(client, debug, fake_spotify):
+    callback = approve(start_login(client), "alice", decline=True)
+    assert "error=access_denied" in callback
+    response = client.get(callback)
+    assert_friendly_failure(client, response, 400)
+    assert "You did not connect Spotify" in response.content.decode()
+
+
+def test_a_rejected_client_secret_is_a_502_and_logged_as_an_error(
+    client, debug, fake_spotify, settings, caplog
+):
+    callback = approve(start_login(client), "alice")
+    settings.SPOTIFY_CLIENT_SECRET = "not-the-secret"
+    with caplog.at_level(logging.WARNING):
+        response = client.get(callback)
+    assert_friendly_failure(client, response, 502)
+    assert "SPOTIFY_CLIENT_SECRET" in response.content.decode()
+    assert any(
+        record.levelno == logging.ERROR and "Login failed: configuration" in record.getMessage()
+        for record in caplog.records
+    )
+
+
+def test_an_invalid_request_answer_from_the_token_endpoint_is_a_502(client, debug, fake_spotify):
+    callback = approve(start_login(client), "alice")
+    fake_spotify.fail_next("/api/token", 1, 400)  # {"error": "invalid_request"}
+    assert_friendly_failure(client, client.get(callback), 502)
+
+
+@pytest.mark.parametrize("path", ["/api/token", "/v1/me"])
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_spotify_failing_during_login_is_a_502(client, debug, fake_spotify, path, status):
+    callback = approve(start_login(client), "alice")
+    # Two: the client retries a failed GET once.
+    fake_spotify.fail_next(path, 2, status, retry_after=1 if status == 429 else None)
+    assert_friendly_failure(client, client.get(callback), 502)
+    assert not SpotifyToken.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/api/token", "/v1/me"])
+def test_a_malformed_answer_during_login_is_a_502(client, debug, fake_spotify, path):
+    callback = approve(start_login(client), "alice")
+    fake_spotify.malformed_next(path, 2)
+    assert_friendly_failure(client, client.get(callback), 502)
+
+
+def test_a_spotify_account_linked_to_another_user_is_a_409(client, debug, fake_spotify):
+    someone = User.objects.create_user("someone-else")
+    UserSocialAuth.objects.create(user=someone, provider="spotify", uid="alice")
+    response = log_in(client, "alice")
+    assert_friendly_failure(client, response, 409)
+
+
+def test_a_listener_not_on_the_allow_list_learns_why_and_is_recorded(
+    client, debug, fake_spotify, caplog
+):
+    with caplog.at_level(logging.INFO):
+        response = log_in(client, "stranger")
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "Development Mode" in page
+    assert "5" in page
+    assert "email" in page
+    assert "_auth_user_id" not in client.session
+    refused = RefusedLogin.objects.get()
+    assert refused.reason == RefusedLogin.Reason.NOT_ON_ALLOW_LIST
+    assert not User.objects.filter(username="stranger").exists()
+    assert not SpotifyToken.objects.exists()
+    assert any("not on the Development Mode allow-list" in m for m in caplog.messages)
+
+
+def test_two_interleaved_first_logins_of_one_listener_end_with_one_user(fake_spotify):
+    from accounts.tests.helpers import browser
+
+    first, second = browser(), browser()
+    callbacks = [approve(start_login(first), "carol"), approve(start_login(second), "carol")]
+    assert first.get(callbacks[0]).status_code == 302
+    assert second.get(callbacks[1]).status_code == 302
+    assert User.objects.filter(username="carol").count() == 1
+    assert SpotifyToken.objects.filter(user__username="carol").count() == 1
