@@ -81,10 +81,10 @@ class RateLimited(SpotifyError):
 
     def __init__(
         self,
-        message: str = "Rate limited by Spotify",
-        *,
         retry_after: int | None = None,
+        *,
         reason: str | None = None,
+        message: str = "Rate limited by Spotify",
         status: int | None = 429,
     ):
         super().__init__(message, status=status)
@@ -692,7 +692,7 @@ def _error_for(response: requests.Response) -> SpotifyError:
         if error == "invalid_grant":
             return TokenRevoked(description or "invalid_grant", status=status)
         if status == 429:
-            return RateLimited(description, retry_after=_retry_after(response), status=status)
+            return RateLimited(_retry_after(response), message=description, status=status)
         return TokenEndpointError(f"{error}: {description}", status=status)
     details = _dict(error)
     message = _str(details.get("message")) or f"HTTP {status}"
@@ -702,9 +702,7 @@ def _error_for(response: requests.Response) -> SpotifyError:
         return NotOnAllowList(message, status=status)
     if status == 429:
         reason = _str(details.get("reason")) or _str(_dict(body).get("reason"))
-        return RateLimited(
-            message, retry_after=_retry_after(response), reason=reason, status=status
-        )
+        return RateLimited(_retry_after(response), reason=reason, message=message, status=status)
     return BadResponse(f"Spotify answered {status}: {message}", status=status)
 
 

@@ -372,3 +372,80 @@ def test_tokens_appear_in_neither_logs_nor_reprs(fake_spotify, spotify_login, ca
     assert "Spotify GET /v1/me 200" in caplog.text
     for token in fake_spotify.issued_tokens():
         assert token not in text
+
+
+def test_rate_limited_takes_retry_after_first():
+    error = client.RateLimited(30, reason="QUOTA_EXCEEDED")
+
+    assert (error.retry_after, error.reason, error.status) == (30, "QUOTA_EXCEEDED", 429)
+
+
+# --- parsing -----------------------------------------------------------------
+
+
+def test_choose_image_prefers_the_smallest_at_least_the_wanted_size():
+    images = [
+        {"url": "big", "width": 640, "height": 640},
+        {"url": "mid", "width": 300, "height": 300},
+        {"url": "small", "width": 60, "height": 60},
+    ]
+
+    assert client.choose_image(images).url == "mid"
+    assert client.choose_image(images, min_size=32).url == "small"
+    assert client.choose_image(images, min_size=1000).url == "big"
+
+
+@pytest.mark.parametrize(
+    ("images", "expected"),
+    [
+        (None, None),
+        ([], None),
+        ([{"url": "custom", "width": None, "height": None}], "custom"),
+        ([{"width": 64}], None),
+    ],
+)
+def test_choose_image_tolerates_null_empty_and_unsized_images(images, expected):
+    image = client.choose_image(images)
+
+    assert (image.url if image else None) == expected
+
+
+def test_objects_full_of_nulls_still_parse():
+    nulls = {
+        "id": None,
+        "name": None,
+        "external_urls": None,
+        "images": None,
+        "album": None,
+        "artists": None,
+        "owner": None,
+        "items": None,
+        "tracks": None,
+        "public": None,
+        "description": None,
+        "followers": None,
+        "genres": None,
+    }
+
+    track = client.parse_track(nulls)
+    artist = client.parse_artist(nulls)
+    playlist = client.parse_playlist(nulls)
+
+    assert (track.name, track.album, track.artists, track.is_local) == ("", None, (), False)
+    assert (artist.genres, artist.followers, artist.image) == ((), None, None)
+    assert (playlist.track_count, playlist.owner_name, playlist.collaborative) == (
+        None,
+        None,
+        False,
+    )
+    assert client.parse_play({"track": None, "played_at": "2026-11-29T10:00:00Z"}) is None
+
+
+def test_a_profile_without_an_id_is_a_bad_response():
+    with pytest.raises(client.BadResponse):
+        client.parse_profile({"display_name": "Nobody"})
+
+
+def test_a_page_without_items_is_a_bad_response():
+    with pytest.raises(client.BadResponse):
+        client.parse_page({"total": 3}, client.parse_track, limit=20, offset=0)
