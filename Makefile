@@ -37,6 +37,23 @@ test: $(STAMP)
 	# Smoke test through a private throwaway PostgreSQL, so that path cannot rot.
 	EUTERPE_PRIVATE_POSTGRES=1 $(PY) -m devtools.localdb run -- $(PY) -m pytest -m smoke -p no:cacheprovider
 
+# Browser journeys in Debian's Chromium (installed here when run as root).
+CHROMIUM := /usr/bin/chromium
+e2e: $(STAMP)
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || exit 1; \
+	  else \
+	    echo "The browser tests need Chromium at $(CHROMIUM)." >&2; \
+	    echo "Install it with 'sudo apt-get install chromium' (Debian) or 'sudo apt-get install chromium-browser' (Ubuntu), then run make e2e again." >&2; \
+	    exit 1; fi; fi
+	$(PY) -m devtools.localdb run -- $(PY) -m pytest -m e2e e2e/ -p no:cacheprovider
+
+# Dashboard benchmark: prints a table and writes it to docs/benchmarks.md.
+bench: $(STAMP)
+	$(PY) -m devtools.localdb run -- $(PY) -m bench.dashboard
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .

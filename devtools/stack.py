@@ -354,6 +354,8 @@ class Stack:
         self._stopped.set()
         for process in (self._gunicorn, self._fake):
             _stop_group(process)
+        if self._fake is not None and self._fake.stdout is not None:
+            self._fake.stdout.close()
         if self.database_name:
             with contextlib.suppress(Exception):
                 self._drop_database(self.database_name)
@@ -389,15 +391,15 @@ class Stack:
             command += ["--listeners", str(self.listeners)]
         if self.tls:
             command += ["--certfile", str(self.cert_path), "--keyfile", str(self.key_path)]
-        log = self.fake_log.open("w")
-        self._fake = subprocess.Popen(
-            command,
-            cwd=BASE_DIR,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            start_new_session=True,
-        )
+        with self.fake_log.open("w") as log:
+            self._fake = subprocess.Popen(
+                command,
+                cwd=BASE_DIR,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                start_new_session=True,
+            )
         line = _read_line(self._fake, START_TIMEOUT)
         match = re.search(r"listening on (\S+)", line or "")
         if not match:
@@ -504,15 +506,15 @@ class Stack:
         command = shlex.split(processes["web"])
         if self.tls:
             command += ["--certfile", str(self.cert_path), "--keyfile", str(self.key_path)]
-        log = self.gunicorn_log.open("w")
-        self._gunicorn = subprocess.Popen(
-            command,
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with self.gunicorn_log.open("w") as log:
+            self._gunicorn = subprocess.Popen(
+                command,
+                cwd=BASE_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self._wait_for_health()
 
     def _run(self, command: list[str], what: str) -> None:

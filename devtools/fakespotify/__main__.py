@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import ssl
 import sys
 
 from devtools.fakespotify.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FakeSpotify
@@ -33,7 +34,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="refreshing keeps the old refresh token and returns no new one",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request")
-    return parser.parse_args(argv)
+    parser.add_argument("--certfile", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--keyfile", help="the certificate's private key (PEM)")
+    args = parser.parse_args(argv)
+    if bool(args.certfile) != bool(args.keyfile):
+        parser.error("--certfile and --keyfile go together")
+    return args
+
+
+def _ssl_context(certfile: str | None, keyfile: str | None) -> ssl.SSLContext | None:
+    if not certfile:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certfile, keyfile)
+    return context
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         latency=args.latency,
         rotate_refresh_tokens=args.rotation,
         verbose=args.verbose,
+        ssl_context=_ssl_context(args.certfile, args.keyfile),
     )
     if args.listeners:
         fake.add_listeners(args.listeners)

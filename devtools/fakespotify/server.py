@@ -58,6 +58,7 @@ import json
 import logging
 import secrets
 import socketserver
+import ssl
 import threading
 import time
 from collections import Counter, deque
@@ -213,6 +214,7 @@ class FakeSpotify:
         rotate_refresh_tokens: bool = True,
         access_token_lifetime: int = 3600,
         verbose: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
     ):
         self.client_id = client_id
         self.client_secret = client_secret
@@ -221,6 +223,9 @@ class FakeSpotify:
         self.port = port
         self.access_token_lifetime = access_token_lifetime
         self.verbose = verbose
+        # With a server-side SSLContext it speaks HTTPS (browser tests of an
+        # https Euterpe, where plain-http images would be mixed content).
+        self.ssl_context = ssl_context
         self._initial_latency = latency
         self._initial_rotation = rotate_refresh_tokens
 
@@ -289,11 +294,12 @@ class FakeSpotify:
 
     @property
     def base_url(self) -> str:
-        """``http://host:port`` once started (a wildcard host shows as 127.0.0.1)."""
+        """``http(s)://host:port`` once started (a wildcard host shows as 127.0.0.1)."""
         host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def auth_base_url(self) -> str:
@@ -1162,6 +1168,21 @@ class _Server(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), port
+
+    def finish_request(self, request, client_address) -> None:
+        # The TLS handshake happens here, in the connection's own thread, so a
+        # slow or failing client never stalls the accept loop.
+        context = self.fake.ssl_context
+        if context is None:
+            super().finish_request(request, client_address)
+            return
+        try:
+            request = context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            logger.debug("fake Spotify: TLS handshake failed with %s", client_address)
+            return
+        with request:
+            super().finish_request(request, client_address)
 
     def handle_error(self, request, client_address) -> None:
         # A client that hung up mid-answer is normal here (timeouts in tests).
