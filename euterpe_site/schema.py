@@ -10,14 +10,22 @@ closed: it checks `current_schema()` once when a process starts serving, in
 import logging
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, ProgrammingError, connection
 from django.http import HttpResponse
 
 logger = logging.getLogger(__name__)
 
 
-class SchemaMismatch(Exception):
+class SchemaError(Exception):
+    """Euterpe's schema cannot be used; the message says what to do."""
+
+
+class SchemaMismatch(SchemaError):
     """The connection's current schema is not DATABASE_SCHEMA."""
+
+
+class SchemaNotCreated(SchemaError):
+    """DATABASE_SCHEMA is missing and this role may not create it."""
 
 
 def schema_exists(conn, name):
@@ -27,33 +35,56 @@ def schema_exists(conn, name):
 
 
 def ensure_schema(conn):
-    """Create DATABASE_SCHEMA if it is missing.
+    """Create DATABASE_SCHEMA if it is missing; return whether it did.
 
     pg_namespace is checked first: `CREATE SCHEMA IF NOT EXISTS` fails for a
     role without CREATE on the database even when the schema already exists.
+    Raises SchemaNotCreated when the schema is missing and the role lacks that
+    privilege.
     """
     name = settings.DATABASE_SCHEMA
     if schema_exists(conn, name):
         return False
-    with conn.cursor() as cursor:
-        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {conn.ops.quote_name(name)}")
+    quoted = conn.ops.quote_name(name)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+    except ProgrammingError as error:
+        # psycopg's InsufficientPrivilege, wrapped by Django.
+        if getattr(error.__cause__, "sqlstate", None) != "42501":
+            raise
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT current_user, current_database()")
+            role, database = cursor.fetchone()
+        raise SchemaNotCreated(
+            f"Schema {name!r} does not exist and role {role!r} may not create schemas in "
+            f"database {database!r}. Ask the database owner to run: "
+            f"CREATE SCHEMA {quoted} AUTHORIZATION {conn.ops.quote_name(role)};"
+        ) from None
     logger.info("Created schema %s", name)
     return True
 
 
 def verify_schema(conn):
-    """Raise SchemaMismatch unless the connection writes into DATABASE_SCHEMA."""
+    """Return the search_path, or raise SchemaMismatch unless the connection
+    writes into DATABASE_SCHEMA."""
     expected = settings.DATABASE_SCHEMA
     with conn.cursor() as cursor:
         cursor.execute("SELECT current_schema(), current_setting('search_path')")
         current, search_path = cursor.fetchone()
-    if current != expected:
+    if current == expected:
+        return search_path
+    if current is None:
+        # None of the search_path's schemas exists (or is usable by this role).
         raise SchemaMismatch(
-            f"Refusing to run: the database connection's current schema is {current!r} "
-            f"(search_path {search_path!r}), not {expected!r}. Connect directly, not through "
-            f"a transaction pooler that drops the startup option, and run `manage.py migrate`."
+            f"Refusing to run: schema {expected!r} does not exist or this role may not use "
+            f"it (search_path {search_path!r}). Run `manage.py migrate` to create it."
         )
-    return search_path
+    raise SchemaMismatch(
+        f"Refusing to run: the database connection's current schema is {current!r} "
+        f"(search_path {search_path!r}), not {expected!r}. Connect directly, not through "
+        f"a transaction pooler that drops the startup option."
+    )
 
 
 class _Guard:
@@ -63,10 +94,7 @@ class _Guard:
 
     def check(self):
         if not self.verified:
-            try:
-                verify_schema(connection)
-            finally:
-                connection.close()
+            verify_schema(connection)
             self.verified = True
 
 
@@ -85,10 +113,18 @@ def verify_at_startup():
         raise SystemExit(str(error)) from None
     except DatabaseError as error:
         logger.warning("Schema check deferred to the first request: %s", error)
+    finally:
+        # Hand the connection back to the pool rather than hold it while idle.
+        connection.close()
 
 
 class SchemaGuardMiddleware:
-    """Answers 503 rather than serve from a connection in the wrong schema."""
+    """Answers 503 rather than serve from a connection in the wrong schema.
+
+    The check runs on the request's own connection and leaves it open: the
+    request may be inside a transaction, and Django closes it when the request
+    ends.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -106,5 +142,5 @@ class SchemaGuardMiddleware:
                 )
             except DatabaseError:
                 # The database is down; the view's own query will say so.
-                pass
+                logger.warning("Schema check deferred: the database is unreachable")
         return self.get_response(request)

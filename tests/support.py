@@ -1,0 +1,103 @@
+"""Small helpers for tests that run Euterpe in a fresh process or a throwaway database.
+
+A subprocess gets an environment built from scratch (nothing inherited from the
+test run) that looks like production: DEBUG off and every required variable set.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Fixed values, for tests only.
+SECRET_KEY = "fresh-process-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGH"
+ENCRYPTION_KEY = "ZXV0ZXJwZS10ZXN0LWtleS0zMi1ieXRlcy1sb25nISE="
+OTHER_ENCRYPTION_KEY = "b3RoZXItZXV0ZXJwZS10ZXN0LWtleS0zMi1ieXRlcyE="
+
+
+def database_url(dbname, *, user=None, password=None):
+    """A DATABASE_URL for `dbname` on the server the tests use (TCP or unix socket)."""
+    params = connection.settings_dict
+    if user is None:
+        user, password = params["USER"] or "postgres", params["PASSWORD"]
+    credentials = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    host = quote(params["HOST"] or "127.0.0.1", safe="")
+    port = f":{params['PORT']}" if params["PORT"] else ""
+    return f"postgres://{credentials}@{host}{port}/{dbname}"
+
+
+def server_connection(dbname="postgres"):
+    """An autocommit psycopg connection as the tests' superuser, outside Django."""
+    params = connection.settings_dict
+    return psycopg.connect(
+        host=params["HOST"] or None,
+        port=params["PORT"] or None,
+        user=params["USER"] or None,
+        password=params["PASSWORD"] or None,
+        dbname=dbname,
+        autocommit=True,
+    )
+
+
+def unique_name(prefix):
+    """A database or role name no concurrent run will pick; ends with our pid so
+    the root conftest can drop it if this run dies."""
+    return f"{prefix}_{uuid.uuid4().hex[:8]}_{os.getpid()}"
+
+
+def production_env(dbname=None, **overrides):
+    """The environment of a production process; an override of None unsets a variable."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", str(BASE_DIR)),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "DJANGO_SETTINGS_MODULE": "euterpe_site.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": SECRET_KEY,
+        "ENCRYPTION_KEY": ENCRYPTION_KEY,
+        "ALLOWED_HOSTS": "euterpe.example.com",
+        "DATABASE_URL": database_url(dbname or "postgres"),
+    }
+    env.update(overrides)
+    return {name: value for name, value in env.items() if value is not None}
+
+
+def run_python(code, env):
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def manage(*args, env):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        env=env,
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def settings_in_fresh_process(env, *names):
+    """Import the settings module in a new process and return the named values."""
+    result = run_python(
+        "import json, euterpe_site.settings as s; "
+        f"print(json.dumps({{n: getattr(s, n, None) for n in {list(names)!r}}}, default=str))",
+        env,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)

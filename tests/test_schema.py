@@ -1,0 +1,239 @@
+"""The schema hook (migrate creates and uses `euterpe`) and the fail-closed guard."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
+from django.db import connection
+
+from euterpe_site import schema
+from tests.neighbour import NEIGHBOUR_TABLES, fingerprint
+from tests.support import database_url, manage, production_env, run_python, server_connection
+
+
+def _tables(dbname, schema_name):
+    with server_connection(dbname) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s", [schema_name]
+        ).fetchall()
+    return {name for (name,) in rows}
+
+
+def _neighbour_fingerprint(dbname):
+    with server_connection(dbname) as conn:
+        return fingerprint(conn.cursor())
+
+
+def _as_role(dbname, role, password):
+    return production_env(DATABASE_URL=database_url(dbname, user=role, password=password))
+
+
+# The schema hook ---------------------------------------------------------------
+
+
+def test_migrate_creates_the_schema_in_a_fresh_database(migrated_template):
+    name, migrate = migrated_template
+    assert "Created schema euterpe" in migrate.stdout
+    with server_connection(name) as conn:
+        owner = conn.execute(
+            "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'euterpe'"
+        ).fetchone()
+    assert owner is not None
+
+
+def test_every_euterpe_table_lands_in_euterpe_and_none_in_public(migrated_template):
+    name, _ = migrated_template
+    euterpe_tables = _tables(name, "euterpe")
+    assert {"django_migrations", "auth_user", "django_session", "euterpe_cache"} <= euterpe_tables
+    assert {table for table in euterpe_tables if table.startswith("social_auth_")}
+    assert _tables(name, "public") == set(NEIGHBOUR_TABLES)
+
+
+def test_migrate_records_its_migrations_in_euterpe_not_in_the_neighbours_table(
+    migrated_template,
+):
+    name, _ = migrated_template
+    with server_connection(name) as conn:
+        ours = conn.execute("SELECT app, name FROM euterpe.django_migrations").fetchall()
+        theirs = conn.execute("SELECT app, name FROM public.django_migrations").fetchall()
+    assert ("euterpe_site", "0001_cache_table") in ours
+    assert ("auth", "0001_initial") in ours
+    assert sorted(theirs) == [("sessions", "0001_initial"), ("shelf", "0001_initial")]
+
+
+def test_migrate_uses_an_existing_schema_without_creating_it(empty_database):
+    with server_connection(empty_database) as conn:
+        conn.execute("CREATE SCHEMA euterpe")
+    before = _neighbour_fingerprint(empty_database)
+
+    result = manage("migrate", "--noinput", env=production_env(empty_database))
+
+    assert result.returncode == 0, result.stderr
+    assert "Created schema" not in result.stdout
+    assert "euterpe_cache" in _tables(empty_database, "euterpe")
+    assert _neighbour_fingerprint(empty_database) == before
+
+
+@pytest.mark.parametrize("grant", ["owned by the role", "CREATE granted on it"])
+def test_a_role_without_create_on_the_database_migrates_into_a_prepared_schema(
+    empty_database, login_role, grant
+):
+    role, password = login_role
+    with server_connection(empty_database) as conn:
+        conn.execute(f'REVOKE CREATE ON DATABASE "{empty_database}" FROM PUBLIC')
+        if grant == "owned by the role":
+            conn.execute(f'CREATE SCHEMA euterpe AUTHORIZATION "{role}"')
+        else:
+            conn.execute("CREATE SCHEMA euterpe")
+            conn.execute(f'GRANT USAGE, CREATE ON SCHEMA euterpe TO "{role}"')
+        may_create = conn.execute(
+            "SELECT has_database_privilege(%s, current_database(), 'CREATE')", [role]
+        ).fetchone()[0]
+    assert not may_create
+
+    result = manage("migrate", "--noinput", env=_as_role(empty_database, role, password))
+
+    assert result.returncode == 0, result.stderr
+    assert "auth_user" in _tables(empty_database, "euterpe")
+    assert _tables(empty_database, "public") == set(NEIGHBOUR_TABLES)
+
+
+def test_a_role_without_create_on_the_database_and_no_schema_gets_a_clear_error(
+    empty_database, login_role
+):
+    role, password = login_role
+    with server_connection(empty_database) as conn:
+        conn.execute(f'REVOKE CREATE ON DATABASE "{empty_database}" FROM PUBLIC')
+
+    result = manage("migrate", "--noinput", env=_as_role(empty_database, role, password))
+
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"CommandError: Schema 'euterpe' does not exist and role '{role}' may not create "
+        f"schemas in database '{empty_database}'. Ask the database owner to run: "
+        f'CREATE SCHEMA "euterpe" AUTHORIZATION "{role}";'
+    ]
+    assert _tables(empty_database, "public") == set(NEIGHBOUR_TABLES)
+
+
+def test_migrate_refuses_a_schema_the_role_may_not_use_and_writes_nothing(
+    empty_database, login_role
+):
+    role, password = login_role
+    with server_connection(empty_database) as conn:
+        # The schema exists but the role has no USAGE on it: current_schema() is NULL.
+        conn.execute("CREATE SCHEMA euterpe")
+        conn.execute(f'GRANT CREATE ON SCHEMA public TO "{role}"')
+    before = _neighbour_fingerprint(empty_database)
+
+    result = manage("migrate", "--noinput", env=_as_role(empty_database, role, password))
+
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "Refusing to run: schema 'euterpe' does not exist or this role may not use it" in (
+        result.stderr
+    )
+    assert _neighbour_fingerprint(empty_database) == before
+
+
+# The fail-closed guard --------------------------------------------------------------
+
+
+def test_the_guard_accepts_a_connection_in_euterpe(db):
+    assert schema.verify_schema(connection) == "euterpe"
+
+
+def test_the_guard_refuses_a_connection_whose_search_path_is_public(db):
+    with connection.cursor() as cursor:
+        # SET LOCAL ends with the test's transaction, which is rolled back.
+        cursor.execute("SET LOCAL search_path TO public")
+
+    with pytest.raises(schema.SchemaMismatch) as refused:
+        schema.verify_schema(connection)
+
+    assert str(refused.value) == (
+        "Refusing to run: the database connection's current schema is 'public' "
+        "(search_path 'public'), not 'euterpe'. Connect directly, not through "
+        "a transaction pooler that drops the startup option."
+    )
+
+
+def test_a_search_path_in_the_database_url_cannot_move_euterpe_out_of_its_schema(
+    empty_database,
+):
+    url = database_url(empty_database) + "?options=-c%20search_path%3Dpublic"
+    result = run_python(
+        "import django; django.setup(); from django.db import connection; "
+        "from euterpe_site import schema; print(schema.verify_schema(connection))",
+        production_env(DATABASE_URL=url),
+    )
+    # The database has no euterpe schema yet; a connection that took the URL's
+    # search_path would be in public and say so.
+    assert result.returncode != 0
+    assert "schema 'euterpe' does not exist" in result.stderr
+
+
+def test_the_middleware_answers_503_and_writes_nothing_on_a_wrong_schema(
+    client, db, monkeypatch
+):
+    User.objects.create_superuser("ops", "ops@example.com", "a-long-password-1")
+    monkeypatch.setattr(schema.guard, "verified", False)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL search_path TO public")
+
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": "ops", "password": "a-long-password-1"},
+    )
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL search_path TO euterpe")
+    assert response.status_code == 503
+    assert response.content == b"Euterpe is misconfigured: wrong database schema."
+    assert not Session.objects.exists()
+    assert User.objects.get(username="ops").last_login is None
+    assert not schema.guard.verified
+
+
+def test_the_middleware_checks_once_and_then_serves(client, db, monkeypatch):
+    monkeypatch.setattr(schema.guard, "verified", False)
+
+    first = client.get("/health")
+
+    assert first.status_code == 200
+    assert schema.guard.verified
+
+
+def test_wsgi_refuses_to_boot_when_the_schema_does_not_exist(db):
+    env = production_env(connection.settings_dict["NAME"], DATABASE_SCHEMA="nowhere")
+
+    result = run_python("import euterpe_site.wsgi", env)
+
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Refusing to run: schema 'nowhere' does not exist or this role may not use it "
+        "(search_path 'nowhere'). Run `manage.py migrate` to create it."
+    )
+
+
+def test_wsgi_boots_when_the_schema_is_right(db):
+    env = production_env(connection.settings_dict["NAME"])
+
+    result = run_python(
+        "import euterpe_site.wsgi; from euterpe_site.schema import guard; print(guard.verified)",
+        env,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+
+
+@pytest.mark.smoke
+def test_connections_name_themselves_and_search_only_euterpe(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT application_name, current_setting('search_path') "
+            "FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+        )
+        assert cursor.fetchone() == ("euterpe", "euterpe")

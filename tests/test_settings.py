@@ -1,0 +1,207 @@
+"""Settings read from the environment, validated in a fresh process, and the
+security headers they produce."""
+
+import pytest
+from django.contrib.auth.models import User
+
+from tests.support import (
+    ENCRYPTION_KEY,
+    OTHER_ENCRYPTION_KEY,
+    production_env,
+    run_python,
+    settings_in_fresh_process,
+)
+
+START_UP = "import django; django.setup()"
+
+
+def _start_up_fails_with(env):
+    result = run_python(START_UP, env)
+    assert result.returncode != 0
+    return result.stderr
+
+
+def test_without_secret_key_start_up_stops_with_one_line():
+    stderr = _start_up_fails_with(production_env(SECRET_KEY=None))
+
+    assert stderr == "SECRET_KEY environment variable must be set\n"
+
+
+def test_without_encryption_key_start_up_stops_with_one_line():
+    stderr = _start_up_fails_with(production_env(ENCRYPTION_KEY=None))
+
+    assert stderr == "ENCRYPTION_KEY environment variable not set\n"
+
+
+@pytest.mark.parametrize("key", ["not-a-key", f"{ENCRYPTION_KEY},short"])
+def test_a_malformed_encryption_key_stops_start_up_saying_what_is_wrong(key):
+    stderr = _start_up_fails_with(production_env(ENCRYPTION_KEY=key))
+
+    position = 1 if key == "not-a-key" else 2
+    assert stderr == (
+        f"ENCRYPTION_KEY key #{position} is not a valid Fernet key (expected 32 url-safe "
+        "base64-encoded bytes, from Fernet.generate_key())\n"
+    )
+
+
+def test_with_debug_on_no_secrets_are_needed():
+    env = production_env(DEBUG="true", SECRET_KEY=None, ENCRYPTION_KEY=None, DATABASE_URL=None)
+
+    result = run_python(START_UP, env)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_comma_separated_encryption_key_rotates_new_first():
+    env = production_env(ENCRYPTION_KEY=f"{OTHER_ENCRYPTION_KEY}, {ENCRYPTION_KEY}")
+
+    values = settings_in_fresh_process(env, "FERNET_KEYS")
+
+    assert values["FERNET_KEYS"] == [OTHER_ENCRYPTION_KEY, ENCRYPTION_KEY]
+
+
+def test_a_remote_database_url_requires_tls():
+    env = production_env(DATABASE_URL="postgres://user:pw@db.example.com:5432/x")
+
+    database = settings_in_fresh_process(env, "DATABASES")["DATABASES"]["default"]
+
+    assert database["HOST"] == "db.example.com"
+    assert database["NAME"] == "x"
+    assert database["OPTIONS"]["sslmode"] == "require"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgres://postgres@127.0.0.1:5432/x", "postgres://postgres@localhost/x"],
+)
+def test_a_local_database_url_does_not_require_tls(url):
+    database = settings_in_fresh_process(production_env(DATABASE_URL=url), "DATABASES")[
+        "DATABASES"
+    ]["default"]
+
+    assert "sslmode" not in database["OPTIONS"]
+
+
+def test_every_connection_pins_its_schema_and_names_itself():
+    env = production_env(DATABASE_SCHEMA="euterpe_staging")
+
+    options = settings_in_fresh_process(env, "DATABASES")["DATABASES"]["default"]["OPTIONS"]
+
+    assert options["options"] == "-c search_path=euterpe_staging"
+    assert options["application_name"] == "euterpe"
+
+
+@pytest.mark.parametrize("schema", ["public", "PUBLIC", "euterpe; drop"])
+def test_database_schema_must_be_a_plain_identifier_other_than_public(schema):
+    stderr = _start_up_fails_with(production_env(DATABASE_SCHEMA=schema))
+
+    assert stderr.startswith("DATABASE_SCHEMA must be a plain identifier other than public")
+    assert stderr.count("\n") == 1
+
+
+def test_with_debug_on_euterpe_serves_plain_http():
+    env = production_env(DEBUG="true")
+
+    values = settings_in_fresh_process(
+        env,
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_PROXY_SSL_HEADER",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+    )
+
+    assert values == {
+        "SECURE_SSL_REDIRECT": None,
+        "SECURE_HSTS_SECONDS": None,
+        "SECURE_PROXY_SSL_HEADER": None,
+        "SESSION_COOKIE_SECURE": None,
+        "CSRF_COOKIE_SECURE": None,
+    }
+
+
+def test_with_debug_off_euterpe_trusts_herokus_router_and_insists_on_https():
+    values = settings_in_fresh_process(
+        production_env(),
+        "SECURE_PROXY_SSL_HEADER",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "SECURE_HSTS_PRELOAD",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+    )
+
+    assert values == {
+        "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
+        "SECURE_SSL_REDIRECT": True,
+        "SECURE_HSTS_SECONDS": 365 * 24 * 60 * 60,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+        "SECURE_HSTS_PRELOAD": False,
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+    }
+
+
+def test_a_fake_spotify_is_allowed_to_serve_images_and_receive_the_login_form():
+    env = production_env(
+        SPOTIFY_AUTH_BASE_URL="http://127.0.0.1:8001/accounts",
+        SPOTIFY_API_BASE_URL="http://127.0.0.1:8001/v1",
+    )
+
+    csp = settings_in_fresh_process(env, "SECURE_CSP")["SECURE_CSP"]
+
+    assert "http://127.0.0.1:8001" in csp["img-src"]
+    assert csp["form-action"] == ["'self'", "http://127.0.0.1:8001"]
+
+
+def _directives(header):
+    return {
+        name: values
+        for name, *values in (part.split() for part in header.split(";") if part.strip())
+    }
+
+
+@pytest.mark.smoke
+def test_responses_carry_a_content_security_policy_without_inline_script(client, db):
+    response = client.get("/health")
+
+    csp = _directives(response["Content-Security-Policy"])
+    assert csp["script-src"] == ["'self'"]
+    assert {"https://*.scdn.co", "https://*.spotifycdn.com"} <= set(csp["img-src"])
+    assert "https://accounts.spotify.com" in csp["form-action"]
+    assert csp["frame-ancestors"] == ["'none'"]
+
+
+def test_responses_refuse_framing_and_limit_the_referrer(client, db):
+    response = client.get("/health")
+
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_plain_http_is_redirected_to_https(db):
+    from django.test import Client
+
+    response = Client().get("/login")
+
+    assert response.status_code == 301
+    assert response["Location"] == "https://testserver/login"
+
+
+def test_cookies_are_http_only_lax_and_secure(client, db):
+    User.objects.create_superuser("ops", "ops@example.com", "a-long-password-1")
+
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": "ops", "password": "a-long-password-1"},
+    )
+
+    assert response.status_code == 302
+    for name in ("sessionid", "csrftoken"):
+        cookie = response.cookies[name]
+        assert cookie["httponly"] is True
+        assert cookie["samesite"] == "Lax"
+        assert cookie["secure"] is True
