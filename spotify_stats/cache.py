@@ -29,3 +29,16 @@ def listener_keys(user_id):
 def forget_listener(user_id):
     """Delete every cached Spotify entry of one listener (disconnect, logout of a deleted user)."""
     cache.delete_many(listener_keys(user_id))
+
+
+def refresh_key(user_id):
+    return f"spotify:v1:{user_id}:refresh-claimed"
+
+
+def claim_refresh(user_id, *, seconds):
+    """True when the listener may refresh now (at most once per ``seconds``).
+
+    ``cache.add`` is atomic on every backend Euterpe uses (database, Redis), so two
+    workers pressing at once cannot both win.
+    """
+    return cache.add(refresh_key(user_id), True, timeout=seconds)

@@ -6,4 +6,5 @@ app_name = "spotify_stats"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("refresh", views.refresh, name="refresh"),
 ]

@@ -1,0 +1,317 @@
+"""What the dashboard shows: each section fetched from Spotify, rendered once, cached.
+
+A page is five sections: ``profile``, ``top_tracks`` and ``top_artists`` (for one
+time range), ``playlists`` (every page of them) and ``recently_played``.
+
+- Warm: one ``cache.get_many`` finds every section's rendered HTML; no Spotify
+  call and no token lookup.
+- Cold (or partly cold): the missing sections are fetched at once in worker
+  threads (the playlists' further pages as soon as the first page tells the
+  total), rendered in the request thread, and the successful ones cached for
+  SPOTIFY_CACHE_SECONDS. Worker threads only talk HTTP through
+  ``spotify_stats.client``; the token is read (and refreshed) in the request
+  thread, because database connections are per thread.
+- The whole page answers within SPOTIFY_PAGE_DEADLINE_SECONDS: a section still
+  waiting on Spotify then is given up. A failed section renders a short message
+  in its place and is never cached.
+"""
+
+import logging
+import re
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
+
+from accounts.tokens import fresh_access_token
+from spotify_stats import client
+from spotify_stats.cache import section_key
+
+logger = logging.getLogger(__name__)
+
+TIME_RANGES = {
+    "short_term": "Last 4 weeks",
+    "medium_term": "Last 6 months",
+    "long_term": "Last 12 months",
+}
+DEFAULT_TIME_RANGE = "medium_term"
+SECTIONS = ("profile", "top_tracks", "top_artists", "playlists", "recently_played")
+RANGED_SECTIONS = frozenset({"top_tracks", "top_artists"})
+
+TOP_LIMIT = 50
+PLAYLIST_PAGE_SIZE = 50
+# A bound on a bogus `total`: 100 pages are 5,000 playlists.
+MAX_PLAYLIST_PAGES = 100
+RECENT_LIMIT = 50
+# Five first-wave calls plus a few playlist pages in flight at once.
+MAX_WORKERS = 8
+
+# "played 12 minutes ago" must be true when the page is served, not when the
+# section was rendered into the cache: the cached HTML carries markers, replaced
+# on every view. Spotify's text is escaped in that HTML, so it cannot forge one.
+_AGO_MARKER = re.compile(r"<!--ago:(-?\d+)-->")
+
+
+class DeadlineExceeded(Exception):
+    """Spotify had not answered a section when the page's deadline came."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One rendered section of the page.
+
+    ``html`` is Euterpe's own autoescaped template output (Spotify's text inside
+    it is escaped). ``fetched_at`` is the epoch time the data came from Spotify,
+    None when the section failed.
+    """
+
+    name: str
+    html: SafeString
+    fetched_at: float | None
+
+    @property
+    def failed(self):
+        return self.fetched_at is None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    time_range: str
+    sections: dict[str, Section]
+    # The oldest data shown, epoch seconds; None when every section failed.
+    as_of: float | None
+    # When the page was put together, epoch seconds.
+    now: float
+
+
+def parse_time_range(value):
+    """The time range a query string asks for; anything unknown is the default."""
+    return value if value in TIME_RANGES else DEFAULT_TIME_RANGE
+
+
+def cache_key(user_id, name, time_range):
+    return section_key(user_id, name, time_range if name in RANGED_SECTIONS else None)
+
+
+def load_dashboard(user, *, time_range, now=None):
+    """Every section of ``user``'s dashboard for ``time_range``, from the cache or Spotify.
+
+    Raises ``client.NotOnAllowList`` when Spotify refuses the listener (the app's
+    Development Mode allow-list), and lets ``accounts.tokens.ReauthenticationRequired``
+    through when the listener must log in again. Every other Spotify failure
+    becomes that section's message.
+    """
+    now = time.time() if now is None else now
+    deadline = time.monotonic() + settings.SPOTIFY_PAGE_DEADLINE_SECONDS
+    cache_seconds = settings.SPOTIFY_CACHE_SECONDS
+    keys = {name: cache_key(user.pk, name, time_range) for name in SECTIONS}
+
+    sections = {}
+    if cache_seconds > 0:
+        found = cache.get_many(keys.values())
+        for name, key in keys.items():
+            entry = found.get(key)
+            if entry is not None:
+                sections[name] = Section(name, _trusted(entry["html"]), entry["fetched_at"])
+
+    missing = [name for name in SECTIONS if name not in sections]
+    if missing:
+        results = _fetch_with_reactive_refresh(user, missing, time_range, deadline)
+        fetched_at = time.time()
+        fresh = {}
+        for name in missing:
+            result = results[name]
+            if isinstance(result, Exception):
+                sections[name] = _failed_section(user, name, result)
+                continue
+            html = render_section(name, result, user=user)
+            sections[name] = Section(name, html, fetched_at)
+            fresh[keys[name]] = {"html": str(html), "fetched_at": fetched_at}
+        if fresh and cache_seconds > 0:
+            cache.set_many(fresh, timeout=cache_seconds)
+
+    recent = sections["recently_played"]
+    if not recent.failed:
+        sections["recently_played"] = Section(
+            recent.name, _fill_in_ago(recent.html, now), recent.fetched_at
+        )
+    times = [section.fetched_at for section in sections.values() if not section.failed]
+    return Dashboard(
+        time_range=time_range, sections=sections, as_of=min(times, default=None), now=now
+    )
+
+
+def _fetch_with_reactive_refresh(user, names, time_range, deadline):
+    """Fetch ``names`` with a fresh token; on a 401, refresh once and fetch those again."""
+    token = fresh_access_token(user)
+    results = fetch_sections(token, names, time_range=time_range, deadline=deadline)
+    expired = [name for name, result in results.items() if isinstance(result, client.TokenExpired)]
+    if expired:
+        logger.info("Spotify refused the access token of user %s; refreshing once", user.pk)
+        token = fresh_access_token(user, rejected_token=token)
+        results.update(fetch_sections(token, expired, time_range=time_range, deadline=deadline))
+    refused = next(
+        (result for result in results.values() if isinstance(result, client.NotOnAllowList)), None
+    )
+    if refused is not None:
+        raise refused
+    return results
+
+
+def fetch_sections(token, names, *, time_range, deadline):
+    """Fetch the named sections from Spotify concurrently; never waits past ``deadline``.
+
+    Returns ``{name: data}`` where data is what the section's template needs, or
+    the ``client.SpotifyError`` the section failed with, or ``DeadlineExceeded``.
+    ``playlists`` is the list of every playlist: its first page is fetched with
+    the other sections, the remaining pages all at once when it tells the total.
+    Worker threads get only the token: they never touch the database.
+    """
+    results = {}
+    pending = {}
+    playlist_pages = {}
+    executor = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="spotify")
+
+    def submit(name, function, **kwargs):
+        pending[executor.submit(function, token, deadline=deadline, **kwargs)] = (name, kwargs)
+
+    def submit_playlists_page(offset):
+        submit("playlists", client.get_playlists_page, limit=PLAYLIST_PAGE_SIZE, offset=offset)
+
+    try:
+        for name in names:
+            if name == "playlists":
+                submit_playlists_page(0)
+            elif name in RANGED_SECTIONS:
+                submit(name, _FETCHERS[name], time_range=time_range, limit=TOP_LIMIT)
+            elif name == "recently_played":
+                submit(name, client.get_recently_played, limit=RECENT_LIMIT)
+            else:
+                submit(name, client.get_profile)
+        while pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            done, _ = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
+            for future in done:
+                name, kwargs = pending.pop(future)
+                try:
+                    value = future.result()
+                except client.SpotifyError as error:
+                    results.setdefault(name, error)
+                    continue
+                if name != "playlists":
+                    results[name] = value
+                    continue
+                playlist_pages[kwargs["offset"]] = value
+                if kwargs["offset"] == 0:
+                    for offset in _remaining_playlist_offsets(value):
+                        submit(
+                            name, client.get_playlists_page, limit=PLAYLIST_PAGE_SIZE, offset=offset
+                        )
+    finally:
+        # Stragglers keep their thread until the client's own timeout ends them;
+        # nobody waits for them, and queued work never starts.
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    for name, _ in pending.values():
+        results.setdefault(name, DeadlineExceeded())
+    if "playlists" in names and "playlists" not in results:
+        results["playlists"] = [
+            playlist
+            for offset in sorted(playlist_pages)
+            for playlist in playlist_pages[offset].items
+            if playlist is not None
+        ]
+    return results
+
+
+def _remaining_playlist_offsets(first_page):
+    total = first_page.total or 0
+    last = min(total, PLAYLIST_PAGE_SIZE * MAX_PLAYLIST_PAGES)
+    return range(PLAYLIST_PAGE_SIZE, last, PLAYLIST_PAGE_SIZE)
+
+
+_FETCHERS = {
+    "top_tracks": client.get_top_tracks,
+    "top_artists": client.get_top_artists,
+}
+
+
+def render_section(name, data, *, user):
+    """The section's HTML for what Spotify sent (autoescaped: Spotify text stays text)."""
+    context = {"user_name": display_name(user), "user_id": user.pk}
+    if name == "profile":
+        context["profile"] = data
+    elif name == "recently_played":
+        context["plays"] = data.items
+    elif name == "playlists":
+        context["playlists"] = data
+    else:
+        context["items"] = data.items
+    return render_to_string(f"spotify_stats/sections/{name}.html", context)
+
+
+def _failed_section(user, name, error):
+    if isinstance(error, DeadlineExceeded):
+        logger.warning("Section %s of user %s: Spotify did not answer in time", name, user.pk)
+    else:
+        logger.warning("Section %s of user %s failed: %r", name, user.pk, error)
+    context = {
+        "message": failure_message(error),
+        "user_name": display_name(user),
+        "user_id": user.pk,
+        "profile": None,
+    }
+    template = "profile" if name == "profile" else "failed"
+    return Section(name, render_to_string(f"spotify_stats/sections/{template}.html", context), None)
+
+
+def failure_message(error):
+    """A short, listener-facing sentence for why a section is missing."""
+    if isinstance(error, client.RateLimited):
+        return "Spotify asked Euterpe to slow down. This part will be back in a minute or two."
+    if isinstance(error, client.BadResponse):
+        return "Spotify sent an answer Euterpe could not read. Please try again later."
+    if isinstance(error, client.TokenExpired):
+        return "Spotify did not accept your login for this part. Logging in again will fix it."
+    if isinstance(error, DeadlineExceeded):
+        return "Spotify took too long to answer. Try refreshing in a moment."
+    return "Spotify is not answering right now. Try refreshing in a moment."
+
+
+def display_name(user):
+    """The listener's Spotify display name, or their Spotify id when they have none."""
+    return user.first_name or user.get_username()
+
+
+def ago(seconds):
+    """'just now', '1 minute ago', '12 minutes ago', '3 hours ago', '2 days ago'."""
+    seconds = max(0, int(seconds))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        count = seconds // size
+        if count:
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "just now"
+
+
+def _fill_in_ago(html, now):
+    # Digits in, fixed words out: the result is as safe as the input.
+    return _trusted(_AGO_MARKER.sub(lambda match: ago(now - int(match.group(1))), html))
+
+
+def _trusted(html):
+    """Mark HTML that Euterpe rendered itself (autoescaped, then cached) as safe.
+
+    Only ever for ``render_section`` output: Spotify's text never reaches here raw.
+    """
+    return mark_safe(html)  # noqa: S308
+
+
+def as_of_iso(epoch):
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
