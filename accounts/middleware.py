@@ -26,7 +26,5 @@ class PrivatePagesMiddleware:
         if isinstance(exception, ReauthenticationRequired):
             from accounts.views import reauthenticate
 
-            response = reauthenticate(request)
-            add_never_cache_headers(response)
-            return response
+            return reauthenticate(request)
         return None

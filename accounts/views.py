@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -219,4 +220,6 @@ def reauthenticate(request):
     next_path = request.get_full_path() if request.method == "GET" else "/"
     auth.logout(request)
     messages.info(request, "Your Spotify connection has ended. Please log in with Spotify again.")
-    return redirect_to_login(next_path)
+    response = redirect_to_login(next_path)
+    add_never_cache_headers(response)
+    return response

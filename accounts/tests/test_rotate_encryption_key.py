@@ -1,0 +1,121 @@
+"""Key rotation end to end: the command in a fresh process, then reads with each key."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from accounts.models import SpotifyToken
+from accounts.tests.helpers import browser, log_in
+from accounts.tokens import ReauthenticationRequired, fresh_access_token
+
+User = get_user_model()
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+def manage(*args, encryption_key):
+    """``manage.py`` in a new process (fresh key caches) on the test database."""
+    params = connection.settings_dict
+    credentials = params["USER"] or ""
+    if params["PASSWORD"]:
+        credentials += f":{params['PASSWORD']}"
+    host = f"{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}"
+    env = {
+        **os.environ,
+        "ENCRYPTION_KEY": encryption_key,
+        "DATABASE_URL": f"postgres://{credentials}@{host}/{params['NAME']}",
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def raw_tokens():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT access_token, refresh_token FROM accounts_spotifytoken ORDER BY id")
+        return [(bytes(access), bytes(refresh)) for access, refresh in cursor.fetchall()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rotating_the_encryption_key_end_to_end(fake_spotify, fernet_keys):
+    old = settings.FERNET_KEYS[0]
+    new = Fernet.generate_key().decode()
+    for listener in ("alice", "bob"):
+        log_in(browser(), listener)
+    plaintext = {token.user.username: token.access_token for token in SpotifyToken.objects.all()}
+
+    result = manage("rotate_encryption_key", encryption_key=f"{new},{old}")
+
+    assert result.returncode == 0, result.stderr
+    assert "Re-encrypted 2 token rows under the first key of ENCRYPTION_KEY." in result.stdout
+    for access, refresh in raw_tokens():
+        for value in (access, refresh):
+            assert Fernet(new).decrypt(value).startswith(b"fake")
+            with pytest.raises(InvalidToken):
+                Fernet(old).decrypt(value)
+
+    # Afterwards the old key can go.
+    fernet_keys([new])
+    alice = User.objects.get(username="alice")
+    assert fresh_access_token(alice) == plaintext["alice"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_wrong_key_fails_loudly_and_changes_nothing(fake_spotify, fernet_keys, caplog):
+    log_in(browser(), "alice")
+    before = raw_tokens()
+    wrong = Fernet.generate_key().decode()
+
+    result = manage("rotate_encryption_key", encryption_key=wrong)
+
+    assert result.returncode != 0
+    assert "Re-encrypted 0 token rows" in result.stdout
+    assert "1 token row(s) could not be decrypted" in result.stderr
+    assert raw_tokens() == before
+
+    fernet_keys([wrong])
+    alice = User.objects.get(username="alice")
+    with pytest.raises(ReauthenticationRequired) as raised:
+        fresh_access_token(alice)
+    assert raised.value.reason == "undecryptable"
+    assert "Cannot decrypt the Spotify tokens of user alice" in caplog.text
+    assert raw_tokens() == before
+
+    # Logging in again stores new tokens under the key now configured.
+    client = browser()
+    log_in(client, "alice")
+    assert raw_tokens() != before
+    assert fresh_access_token(alice).startswith("fakeAT-")
+
+
+@pytest.mark.django_db
+def test_a_dry_run_reports_and_changes_nothing(fake_spotify, fernet_keys):
+    log_in(browser(), "alice")
+    before = raw_tokens()
+    fernet_keys([Fernet.generate_key().decode(), settings.FERNET_KEYS[0]])
+    from io import StringIO
+
+    out = StringIO()
+    call_command("rotate_encryption_key", "--dry-run", stdout=out)
+    assert "Would re-encrypt 1 token row under the first key" in out.getvalue()
+    assert raw_tokens() == before
+
+
+@pytest.mark.django_db
+def test_the_command_fails_when_a_row_does_not_decrypt(fake_spotify, fernet_keys):
+    log_in(browser(), "alice")
+    fernet_keys([Fernet.generate_key().decode()])
+    with pytest.raises(CommandError, match="could not be decrypted"):
+        call_command("rotate_encryption_key")
