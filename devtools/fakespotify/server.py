@@ -87,6 +87,7 @@ ACCESS_PREFIX = "fakeAT-"
 REFRESH_PREFIX = "fakeRT-"
 CODE_PREFIX = "fakeCODE-"
 
+_ICON = "fake-spotify"  # the pages' icon, served like cover art
 _JSON = "application/json; charset=utf-8"
 _HTML = "text/html; charset=utf-8"
 _NOT_REGISTERED = "User not registered in the Developer Dashboard"
@@ -236,7 +237,7 @@ class FakeSpotify:
 
         self._listeners: dict[str, data.Listener | None] = {}
         self._generated: list[str] = []
-        self._image_labels: dict[str, str] = {}
+        self._image_labels: dict[str, str] = {_ICON: "Fake Spotify"}
         self._allowed: set[str] = set()
         self._default_allowed: set[str] = set()
         self._add(data.demo_listeners())
@@ -1102,6 +1103,8 @@ def _page(title: str, body: str) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        # An icon of its own, or browsers ask for /favicon.ico and log its 404.
+        f'<link rel="icon" href="/images/{_ICON}-32.svg" type="image/svg+xml">'
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
         f"<body><main>{body}</main></body></html>"
     )

@@ -1,0 +1,156 @@
+"""Listeners' journeys through Euterpe in Chromium, from the login to deleting their data.
+
+Every page of every journey is watched (see ``open_page``): a console error, a
+CSP violation, a failing image or a page without a CSP header fails the test.
+"""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from e2e.support import (
+    PHONE,
+    choose_listener,
+    log_in,
+    start_login,
+    wait_for_dashboard,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def test_two_listeners_logging_in_at_once_each_see_only_their_own_data(open_page, stack):
+    alice, bob = open_page(), open_page()
+    # Both OAuth round trips are in flight together, each with its own state.
+    start_login(alice, stack)
+    start_login(bob, stack)
+    choose_listener(bob, "bob")
+    choose_listener(alice, "alice")
+    wait_for_dashboard(alice, stack)
+    wait_for_dashboard(bob, stack)
+
+    for page in (alice, bob):
+        page.reload()
+        wait_for_dashboard(page, stack)
+    expect(alice.locator(".identity")).to_contain_text("Alice Liddell")
+    expect(bob.locator(".identity")).to_contain_text("Bob Builder")
+    expect(alice.locator("#playlists")).to_contain_text("Morning Coffee")
+    expect(bob.locator("#playlists")).to_contain_text("Workshop")
+    assert "Bob Builder" not in alice.content()
+    assert "Workshop" not in alice.content()
+    assert "Alice Liddell" not in bob.content()
+    assert "Morning Coffee" not in bob.content()
+
+
+def test_the_dashboard_at_desktop_and_phone_widths(open_page, stack, screenshot):
+    desktop = open_page()
+    log_in(desktop, stack, "alice")
+    images = desktop.locator("#top-tracks img")
+    expect(images.first).to_be_visible()
+    screenshot(desktop, "dashboard-desktop-1280")
+
+    phone = open_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    log_in(phone, stack, "carol")
+    screenshot(phone, "dashboard-phone-390")
+    # Nothing sticks out sideways on a phone.
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page is {width}px wide on a {PHONE['width']}px phone"
+
+
+def test_switching_time_ranges_shows_the_choice_and_keeps_it_in_the_url(open_page, stack):
+    page = open_page()
+    log_in(page, stack, "carol")
+    tabs = page.get_by_role("navigation", name="Time range")
+    expect(tabs.locator("[aria-current=page]")).to_contain_text("6 months")
+
+    for label, value in (("4 weeks", "short_term"), ("12 months", "long_term")):
+        tabs.get_by_role("link", name=re.compile(label)).click()
+        page.wait_for_url(f"**/?time_range={value}")
+        expect(tabs.locator("[aria-current=page]")).to_contain_text(label)
+        expect(page.locator("#top-tracks-title")).to_contain_text(label)
+        expect(page.locator("#top-tracks li").first).to_be_visible()
+
+    # The choice is linkable: opening the URL again shows the same range.
+    page.goto(stack.url("/?time_range=short_term"))
+    expect(tabs.locator("[aria-current=page]")).to_contain_text("4 weeks")
+
+
+def test_scrolling_to_the_last_of_120_playlists(open_page, stack):
+    page = open_page()
+    log_in(page, stack, "collector")
+    playlists = page.locator("#playlists li")
+    expect(playlists).to_have_count(120)
+
+    last = playlists.last
+    last.scroll_into_view_if_needed()
+    expect(last).to_be_in_viewport()
+    # Its lazy-loaded cover arrived once it came into view.
+    cover = last.locator("img")
+    if cover.count():
+        expect(cover).to_have_js_property("complete", True)
+        assert cover.evaluate("image => image.naturalWidth") > 0
+
+
+def test_a_name_made_of_html_is_shown_as_text(open_page, stack):
+    page = open_page()
+    log_in(page, stack, "html")
+    expect(page.locator(".identity")).to_contain_text('<script>alert("x")</script>')
+    expect(page.locator("#playlists")).to_contain_text("<img src=x onerror=alert(1)>")
+
+
+def test_declining_on_spotifys_page_lands_on_a_friendly_page(open_page, stack):
+    page = open_page()
+    start_login(page, stack)
+    with page.expect_navigation(url=f"{stack.base_url}/**") as landing:
+        page.get_by_role("button", name="Cancel").click()
+    assert landing.value.status < 500
+
+    expect(page.locator("h1")).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("try again", re.I))).to_be_visible()
+    assert "Traceback" not in page.content()
+    page.goto(stack.url("/"))
+    page.wait_for_url(f"{stack.base_url}/login**")
+
+
+def test_a_listener_spotify_does_not_let_in_gets_the_allow_list_explanation(open_page, stack):
+    page = open_page()
+    start_login(page, stack)
+    with page.expect_navigation(url=f"{stack.base_url}/**") as landing:
+        choose_listener(page, "stranger")
+    assert landing.value.status == 403
+
+    expect(page.locator("h1")).to_contain_text("Spotify has not let you in yet")
+    expect(page.locator("main")).to_contain_text("Development Mode")
+    page.goto(stack.url("/"))
+    page.wait_for_url(f"{stack.base_url}/login**")
+
+
+def test_after_logout_the_back_button_shows_no_private_data(open_page, stack):
+    page = open_page()
+    log_in(page, stack, "legacy")
+    expect(page.locator(".identity")).to_contain_text("Lena Legacy")
+
+    page.get_by_role("button", name=re.compile(r"log ?out", re.I)).click()
+    page.wait_for_url(f"{stack.base_url}/login**")
+    page.go_back()
+    page.wait_for_load_state()
+    assert "Lena Legacy" not in page.content()
+    page.goto(stack.url("/"))
+    page.wait_for_url(f"{stack.base_url}/login**")
+
+
+def test_disconnecting_deletes_the_listener_and_logs_them_out(open_page, stack):
+    page = open_page()
+    log_in(page, stack, "unicode")
+    expect(page.locator(".identity")).to_contain_text("Zoë 🎧 Ångström 坂本")
+
+    page.get_by_role("link", name=re.compile("disconnect spotify", re.I)).click()
+    page.get_by_role("button", name=re.compile("disconnect and delete", re.I)).click()
+    expect(page.locator("h1")).to_contain_text("Your data is deleted")
+
+    page.go_back()
+    page.wait_for_load_state()
+    assert "Ångström" not in page.content()
+    page.goto(stack.url("/"))
+    page.wait_for_url(f"{stack.base_url}/login**")
