@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from django.utils.csp import CSP
@@ -136,13 +136,14 @@ if not DATABASE_URL:
     if not DEBUG:
         _fail("DATABASE_URL environment variable must be set")
     DATABASE_URL = LOCAL_DATABASE_URL
-_database_host = urlsplit(DATABASE_URL).hostname or ""
+# Unquoted: a unix socket directory comes percent-encoded (%2Fvar%2Frun...).
+_database_host = unquote(urlsplit(DATABASE_URL).hostname or "")
 try:
     _database = dj_database_url.parse(
         DATABASE_URL,
         # Heroku Postgres requires TLS; a local server usually has none.
         ssl_require=_database_host not in {"", "localhost", "127.0.0.1", "::1"}
-        and not _database_host.startswith(("/", "%2f")),
+        and not _database_host.startswith("/"),
     )
 except ValueError as error:
     _fail(f"DATABASE_URL is not a valid database URL: {error}")

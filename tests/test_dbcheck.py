@@ -8,6 +8,7 @@ so the shared test database (and its neighbour) is never damaged.
 import json
 
 import pytest
+from django.apps import apps
 from django.core.management import call_command
 
 from tests.support import manage, production_env, server_connection
@@ -80,8 +81,10 @@ def test_a_missing_table_is_a_failure(migrated_database):
 
 
 def test_a_euterpe_table_in_public_is_a_failure(migrated_database):
+    accounts_table = next(iter(apps.get_app_config("accounts").get_models()))._meta.db_table
     _break(
         migrated_database,
+        f"CREATE TABLE public.{accounts_table} (id bigint PRIMARY KEY)",
         "CREATE TABLE public.euterpe_cache (cache_key varchar(255) PRIMARY KEY)",
         "CREATE TABLE public.social_auth_usersocialauth (id bigint PRIMARY KEY)",
     )
@@ -93,7 +96,8 @@ def test_a_euterpe_table_in_public_is_a_failure(migrated_database):
     assert report["status"] == "error"
     assert report["public_safety_check"] == "failed"
     assert report["problems"] == [
-        "Euterpe tables found in 'public': euterpe_cache, social_auth_usersocialauth"
+        f"Euterpe tables found in 'public': {accounts_table}, euterpe_cache, "
+        "social_auth_usersocialauth"
     ]
 
 

@@ -65,6 +65,7 @@ def test_a_remote_database_url_requires_tls():
 
     database = settings_in_fresh_process(env, "DATABASES")["DATABASES"]["default"]
 
+    assert database["ENGINE"] == "euterpe_site.postgresql"
     assert database["HOST"] == "db.example.com"
     assert database["NAME"] == "x"
     assert database["OPTIONS"]["sslmode"] == "require"
@@ -72,7 +73,12 @@ def test_a_remote_database_url_requires_tls():
 
 @pytest.mark.parametrize(
     "url",
-    ["postgres://postgres@127.0.0.1:5432/x", "postgres://postgres@localhost/x"],
+    [
+        "postgres://postgres@127.0.0.1:5432/x",
+        "postgres://postgres@localhost/x",
+        "postgres://postgres@%2Fwork%2Fvar%2Fpgserver/x",
+    ],
+    ids=["loopback", "localhost", "unix socket"],
 )
 def test_a_local_database_url_does_not_require_tls(url):
     database = settings_in_fresh_process(production_env(DATABASE_URL=url), "DATABASES")[
@@ -89,6 +95,22 @@ def test_every_connection_pins_its_schema_and_names_itself():
 
     assert options["options"] == "-c search_path=euterpe_staging"
     assert options["application_name"] == "euterpe"
+
+
+def test_the_pool_fails_fast_when_it_runs_dry():
+    database = settings_in_fresh_process(production_env(), "DATABASES")["DATABASES"]["default"]
+
+    # psycopg's default is 30 s, as long as Heroku's router waits for the whole response.
+    assert database["OPTIONS"]["pool"]["timeout"] <= 10
+    assert database["CONN_MAX_AGE"] == 0
+
+
+def test_secret_key_fallbacks_are_a_comma_separated_list():
+    env = production_env(SECRET_KEY_FALLBACKS="old-key-1, old-key-2")
+
+    values = settings_in_fresh_process(env, "SECRET_KEY_FALLBACKS")
+
+    assert values["SECRET_KEY_FALLBACKS"] == ["old-key-1", "old-key-2"]
 
 
 @pytest.mark.parametrize("schema", ["public", "PUBLIC", "euterpe; drop"])
