@@ -29,9 +29,11 @@ def _gunicorn_config():
 def test_the_defaults_fit_the_budget_of_fifteen():
     values = settings_in_fresh_process(production_env(), *BUDGET_SETTINGS)
 
-    assert values["WEB_DYNOS"] * values["WEB_CONCURRENCY"] * values[
-        "DATABASE_POOL_MAX_SIZE"
-    ] + values["DATABASE_RESERVED_CONNECTIONS"] == values["DATABASE_PEAK_CONNECTIONS"]
+    assert (
+        values["WEB_DYNOS"] * values["WEB_CONCURRENCY"] * values["DATABASE_POOL_MAX_SIZE"]
+        + values["DATABASE_RESERVED_CONNECTIONS"]
+        == values["DATABASE_PEAK_CONNECTIONS"]
+    )
     assert values["DATABASE_PEAK_CONNECTIONS"] == 1 * 2 * 4 + 3
     assert values["DATABASE_CONNECTION_BUDGET"] == 15
     assert values["DATABASES"]["default"]["OPTIONS"]["pool"]["max_size"] == 4

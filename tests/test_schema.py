@@ -123,7 +123,6 @@ def test_migrate_refuses_a_schema_the_role_may_not_use_and_writes_nothing(
     with server_connection(empty_database) as conn:
         # The schema exists but the role has no USAGE on it: current_schema() is NULL.
         conn.execute("CREATE SCHEMA euterpe")
-        conn.execute(f'GRANT CREATE ON SCHEMA public TO "{role}"')
     before = _neighbour_fingerprint(empty_database)
 
     result = manage("migrate", "--noinput", env=_as_role(empty_database, role, password))
@@ -173,9 +172,7 @@ def test_a_search_path_in_the_database_url_cannot_move_euterpe_out_of_its_schema
     assert "schema 'euterpe' does not exist" in result.stderr
 
 
-def test_the_middleware_answers_503_and_writes_nothing_on_a_wrong_schema(
-    client, db, monkeypatch
-):
+def test_the_middleware_answers_503_and_writes_nothing_on_a_wrong_schema(client, db, monkeypatch):
     User.objects.create_superuser("ops", "ops@example.com", "a-long-password-1")
     monkeypatch.setattr(schema.guard, "verified", False)
     with connection.cursor() as cursor:
