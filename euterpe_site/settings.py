@@ -7,6 +7,7 @@ secret stops start-up with a one-line message instead of a traceback.
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -45,6 +46,14 @@ def env_int(name, default, *, minimum=0):
     if number is None or number < minimum:
         _fail(f"{name} must be an integer >= {minimum}, got {value!r}")
     return number
+
+
+def env_rate(name, default):
+    """A rate such as ``20/m`` (count per s, m, h or d; ``100/5m`` works too)."""
+    value = os.environ.get(name, "").strip() or default
+    if not re.fullmatch(r"[1-9][0-9]*/[0-9]*[smhd]", value):
+        _fail(f"{name} must be a rate like 20/m (count/[n]s|m|h|d), got {value!r}")
+    return value
 
 
 def env_list(name, default=()):
@@ -93,6 +102,8 @@ MIDDLEWARE = [
     "euterpe_site.schema.SchemaGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF, so that forged or expired POSTs count against the limit too.
+    "euterpe_site.ratelimit.RateLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -303,6 +314,29 @@ FERNET_USE_HKDF = False
 
 # Operator endpoints --------------------------------------------------------
 OPS_TOKEN = os.environ.get("OPS_TOKEN", "")
+
+# Rate limits -----------------------------------------------------------------
+# Per client IP (the last X-Forwarded-For entry, appended by Heroku's router) on
+# the default cache, by euterpe_site.ratelimit's middleware over django-ratelimit.
+# django_ratelimit is not in INSTALLED_APPS: its system check calls the database
+# cache unsupported because incr() is not atomic there. Under a burst of
+# concurrent requests a few may slip past the limit; that is acceptable for
+# these limits, and REDIS_URL (atomic INCR) removes it.
+RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLED", True)
+RATELIMIT_RATES = {
+    # POST /login/spotify/: starting a login. Generous for a shared NAT.
+    "login": env_rate("RATELIMIT_LOGIN", "20/m"),
+    # /callback (and /complete/spotify/): each one costs a token exchange.
+    "callback": env_rate("RATELIMIT_CALLBACK", "20/m"),
+    # /db_check runs several queries; monitors poll it at most every few seconds.
+    "db_check": env_rate("RATELIMIT_DB_CHECK", "30/m"),
+    # POST /admin/login/: password guessing.
+    "admin_login": env_rate("RATELIMIT_ADMIN_LOGIN", "10/m"),
+}
+RATELIMIT_IP_META_KEY = "euterpe_site.ratelimit.client_ip"
+# A count the cache lost (an entry expiring between add and incr) lets the
+# request through rather than showing a legitimate listener a 429.
+RATELIMIT_FAIL_OPEN = True
 
 # Security --------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
