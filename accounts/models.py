@@ -40,7 +40,7 @@ class RefusedLogin(models.Model):
     """A login Spotify turned away because the listener is not on the app's allow-list.
 
     Spotify refuses /me as well, so who it was is unknown: only when, why and the
-    browser's user agent are kept (purged with the rest after their retention time).
+    browser's user agent are kept, for 90 days (``services.record_refused_login``).
     """
 
     class Reason(models.TextChoices):

@@ -1,9 +1,11 @@
 """Listener accounts: created from a Spotify login, kept current, deleted on request."""
 
 import logging
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from social_django.models import UserSocialAuth
 
 from accounts.models import RefusedLogin, SpotifyToken
@@ -13,6 +15,8 @@ logger = logging.getLogger(__name__)
 
 FIRST_NAME_MAX_LENGTH = 150
 USER_AGENT_MAX_LENGTH = 300
+# How long the admin sees refused logins (the privacy page says so).
+REFUSED_LOGIN_RETENTION = timedelta(days=90)
 
 
 def display_name(user):
@@ -52,7 +56,11 @@ def listener_for_login(*, spotify_id, spotify_name):
 
 
 def record_refused_login(*, reason, user_agent=""):
-    """Remember that Spotify turned a listener away, for the admin to see."""
+    """Remember that Spotify turned a listener away, for the admin to see.
+
+    Records older than REFUSED_LOGIN_RETENTION are deleted on the way.
+    """
+    RefusedLogin.objects.filter(created_at__lt=timezone.now() - REFUSED_LOGIN_RETENTION).delete()
     return RefusedLogin.objects.create(
         reason=reason, user_agent=(user_agent or "")[:USER_AGENT_MAX_LENGTH]
     )

@@ -1,9 +1,13 @@
 """Every way a callback can go wrong ends on a friendly page, without a session or a 500."""
 
 import logging
+import threading
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
 from social_django.models import UserSocialAuth
 
 from accounts.models import RefusedLogin, SpotifyToken
@@ -151,6 +155,8 @@ def test_a_spotify_account_linked_to_another_user_is_a_409(client, debug, fake_s
 def test_a_listener_not_on_the_allow_list_learns_why_and_is_recorded(
     client, debug, fake_spotify, caplog
 ):
+    old = RefusedLogin.objects.create(reason=RefusedLogin.Reason.NOT_ON_ALLOW_LIST)
+    RefusedLogin.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=91))
     with caplog.at_level(logging.INFO):
         response = log_in(client, "stranger")
     page = response.content.decode()
@@ -159,11 +165,47 @@ def test_a_listener_not_on_the_allow_list_learns_why_and_is_recorded(
     assert "5" in page
     assert "email" in page
     assert "_auth_user_id" not in client.session
-    refused = RefusedLogin.objects.get()
+    refused = RefusedLogin.objects.get()  # and the 91-day-old one is gone
+    assert refused.user_agent == ""
     assert refused.reason == RefusedLogin.Reason.NOT_ON_ALLOW_LIST
     assert not User.objects.filter(username="stranger").exists()
     assert not SpotifyToken.objects.exists()
     assert any("not on the Development Mode allow-list" in m for m in caplog.messages)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_logins_of_one_listener_racing_both_succeed_with_one_user(fake_spotify):
+    from accounts.tests.helpers import browser
+
+    browsers = [browser() for _ in range(4)]
+    callbacks = [approve(start_login(b), "legacy") for b in browsers]
+    start = threading.Barrier(len(browsers))
+    statuses, errors = [], []
+
+    def complete(client, callback):
+        try:
+            start.wait(timeout=10)
+            statuses.append(client.get(callback).status_code)
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=complete, args=pair)
+        for pair in zip(browsers, callbacks, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    # Each ends on the dashboard, or (lost race) on the friendly 409 page: never a 500.
+    assert set(statuses) <= {302, 409}
+    assert 302 in statuses
+    assert User.objects.filter(username="legacy").count() == 1
+    assert UserSocialAuth.objects.filter(uid="legacy").count() == 1
+    assert SpotifyToken.objects.filter(user__username="legacy").count() == 1
 
 
 def test_two_interleaved_first_logins_of_one_listener_end_with_one_user(fake_spotify):
@@ -175,3 +217,17 @@ def test_two_interleaved_first_logins_of_one_listener_end_with_one_user(fake_spo
     assert second.get(callbacks[1]).status_code == 302
     assert User.objects.filter(username="carol").count() == 1
     assert SpotifyToken.objects.filter(user__username="carol").count() == 1
+
+
+def test_social_auths_complete_url_fails_as_gently_as_the_callback(client, debug, fake_spotify):
+    assert_friendly_failure(client, client.get("/complete/spotify/"), 400)
+    assert client.get("/complete/no-such-provider/?code=x&state=y").status_code == 404
+
+
+def test_a_failed_login_is_logged_with_its_reason(client, fake_spotify, caplog):
+    state = state_of(start_login(client))
+    with caplog.at_level(logging.INFO):
+        client.get("/callback", {"code": "fakeCODE-bogus", "state": state})
+    assert "Login failed: expired (AuthCredentialError, authorization_code_rejected)" in (
+        caplog.messages
+    )

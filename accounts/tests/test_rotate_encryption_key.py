@@ -92,6 +92,11 @@ def test_a_wrong_key_fails_loudly_and_changes_nothing(fake_spotify, fernet_keys,
     assert raised.value.reason == "undecryptable"
     assert "Cannot decrypt the Spotify tokens of user alice" in caplog.text
     assert raw_tokens() == before
+    # The admin still shows the listener (it never loads the encrypted columns).
+    operator = browser()
+    operator.force_login(User.objects.create_superuser("operator", password="x-long-password"))
+    assert operator.get("/admin/auth/user/").status_code == 200
+    assert operator.get(f"/admin/auth/user/{alice.pk}/change/").status_code == 200
 
     # Logging in again stores new tokens under the key now configured.
     client = browser()
