@@ -241,7 +241,12 @@ def machine() -> str:
         ram = f"{kib / 1024 / 1024:.1f} GiB RAM"
     except (OSError, AttributeError):
         ram = "RAM unknown"
-    return f"{os.cpu_count()} CPUs ({cpu}), {ram}, Python {platform.python_version()}"
+    # Other work on the machine shows in the numbers; say how busy it was.
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return (
+        f"{len(os.sched_getaffinity(0))} CPUs ({cpu}), {ram}, Python {platform.python_version()}; "
+        f"load average at the end {load}"
+    )
 
 
 def ms(seconds: float) -> str:

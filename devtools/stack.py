@@ -399,6 +399,7 @@ class Stack:
                 stderr=log,
                 text=True,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         line = _read_line(self._fake, START_TIMEOUT)
         match = re.search(r"listening on (\S+)", line or "")
@@ -520,6 +521,7 @@ class Stack:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         self._wait_for_health()
 
@@ -569,6 +571,20 @@ def _read_line(process: subprocess.Popen, timeout: float) -> str | None:
     reader.start()
     reader.join(timeout)
     return result[0] if result else None
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the process that started it dies, even by SIGKILL.
+
+    The children run in their own process group (so ``stop()`` can end all of
+    gunicorn's workers), which also shields them from the terminal's Ctrl-C;
+    without this a killed test run would leave gunicorn serving.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _stop_group(process: subprocess.Popen | None, grace: float = 25) -> None:

@@ -9,6 +9,7 @@ different site from Euterpe's ``127.0.0.1``. Run with ``make e2e``.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = BASE_DIR / "artifacts" / "screenshots"
+LOGS = BASE_DIR / "artifacts" / "e2e-logs"
 
 
 def pytest_collection_modifyitems(items):
@@ -64,6 +66,10 @@ def browser_context_args(browser_context_args):
 def stack():
     with Stack(tls=True) as stack:
         yield stack
+        # gunicorn's and the fake's logs outlive the run, for a failure's story.
+        LOGS.mkdir(parents=True, exist_ok=True)
+        for log in (stack.gunicorn_log, stack.fake_log):
+            shutil.copy(log, LOGS / log.name)
 
 
 @pytest.fixture
