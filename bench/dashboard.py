@@ -406,6 +406,12 @@ def render(rows, args, threads: int, budget: dict) -> str:
         f"each, in {ROUNDS} alternating rounds, loopback only, client and server sharing "
         "the machine.",
         "",
+        "Cold: Euterpe's cache table emptied before each view (the workers have already "
+        'rendered pages); "in gunicorn" is the server\'s own time from its access log. '
+        "Spotify calls come from the fake's counters; connections are `pg_stat_activity` rows "
+        "of the bench's database with `application_name=euterpe`, sampled every 50 ms "
+        "through the whole run.",
+        "",
         "| Measure | Result | Target | Met |",
         "| --- | --- | --- | --- |",
     ]
