@@ -87,12 +87,15 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings):
+def _test_settings(settings, tmp_path_factory):
     # Plain static storage: the manifest one needs collectstatic first.
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # WhiteNoise rescans STATIC_ROOT for every test client: keep it away from the
+    # project's staticfiles/, which `collectstatic` (e2e, bench) rewrites meanwhile.
+    settings.STATIC_ROOT = tmp_path_factory.getbasetemp() / "no-staticfiles"
     # MD5 makes password hashing fast; never in production.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Fixed-window counts would carry over from test to test and make outcomes
