@@ -4,7 +4,10 @@ Keys are built from the listener's user id, so entries can never mix listeners,
 and they are enumerable, so disconnecting deletes every one of them.
 """
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.db import DatabaseCache
+from django.db import connections, router
+from django.utils import timezone
 
 TIME_RANGES = ("short_term", "medium_term", "long_term")
 SECTIONS = ("profile", "playlists", "recently_played")
@@ -42,3 +45,22 @@ def claim_refresh(user_id, *, seconds):
     workers pressing at once cannot both win.
     """
     return cache.add(refresh_key(user_id), True, timeout=seconds)
+
+
+def purge_expired_entries(*, dry_run=False):
+    """Delete the cache's expired entries; how many (None when the backend expires its own).
+
+    Django's database cache only drops an expired row when that key is read again
+    or when culling, so rows of listeners who never come back would stay: Spotify's
+    terms want them gone. Redis expires keys by itself.
+    """
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if not isinstance(backend, DatabaseCache):
+        return None
+    db = connections[router.db_for_write(backend.cache_model_class)]
+    quoted = db.ops.quote_name(backend._table)
+    now = db.ops.adapt_datetimefield_value(timezone.now().replace(microsecond=0))
+    verb = "SELECT count(*)" if dry_run else "DELETE"
+    with db.cursor() as cursor:
+        cursor.execute(f"{verb} FROM {quoted} WHERE expires < %s", [now])
+        return cursor.fetchone()[0] if dry_run else cursor.rowcount

@@ -1,0 +1,49 @@
+import json
+
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from spotify_stats.cache import purge_expired_entries
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete expired cache entries (cached Spotify data) and expired sessions. "
+        "Run it hourly from Heroku Scheduler: Spotify's terms forbid keeping its content "
+        "longer than needed."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true", help="Count, delete nothing.")
+        parser.add_argument("--json", action="store_true", help="Print the counts as JSON.")
+
+    def handle(self, *args, **options):
+        dry_run = options["dry_run"]
+        counts = {
+            "cache_entries": purge_expired_entries(dry_run=dry_run),
+            "sessions": self._purge_sessions(dry_run=dry_run),
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps({**counts, "dry_run": dry_run}))
+            return
+        verb = "Would delete" if dry_run else "Deleted"
+        for name, label, unknown in (
+            ("cache_entries", "expired cache entries", "the cache (Redis) expires entries itself"),
+            ("sessions", "expired sessions", "sessions cleared; this backend does not count"),
+        ):
+            count = counts[name]
+            self.stdout.write(unknown if count is None else f"{verb} {count} {label}")
+
+    def _purge_sessions(self, *, dry_run):
+        """What `clearsessions` does, counted for the database backend."""
+        if settings.SESSION_ENGINE == "django.contrib.sessions.backends.db":
+            expired = Session.objects.filter(expire_date__lt=timezone.now())
+            return expired.count() if dry_run else expired.delete()[0]
+        if dry_run:
+            return None
+        engine = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
+        engine.clear_expired()
+        return None

@@ -1,0 +1,189 @@
+"""Caching the rendered sections: warm pages cost no Spotify call and few queries."""
+
+import re
+import time
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from spotify_stats import stats
+from spotify_stats.cache import forget_listener, listener_keys
+from spotify_stats.tests.helpers import SECTION_IDS, failed, html_of, section, shows
+
+
+@pytest.fixture
+def alice(browser_for, fake_spotify):
+    browser = browser_for("alice")
+    fake_spotify.reset_counters()
+    return browser
+
+
+def test_a_warm_page_makes_no_spotify_call(alice, fake_spotify):
+    first = html_of(alice.get("/"))
+    assert fake_spotify.calls(listener="alice") == 5
+    fake_spotify.reset_counters()
+
+    second = html_of(alice.get("/"))
+
+    assert fake_spotify.calls(listener="alice") == 0
+    for section_id in SECTION_IDS:
+        assert section(second, section_id) == section(first, section_id)
+
+
+def test_a_warm_page_costs_a_handful_of_queries_and_never_reads_the_tokens(
+    alice, django_assert_max_num_queries
+):
+    alice.get("/")
+
+    with django_assert_max_num_queries(3) as captured:
+        response = alice.get("/")
+
+    assert response.status_code == 200
+    assert not any("spotifytoken" in query["sql"] for query in captured.captured_queries)
+    assert sum("euterpe_cache" in query["sql"] for query in captured.captured_queries) == 1
+
+
+def test_each_time_range_is_cached_on_its_own(alice, fake_spotify):
+    alice.get("/?time_range=short_term")
+    fake_spotify.reset_counters()
+
+    alice.get("/?time_range=long_term")
+
+    assert fake_spotify.calls(path="/v1/me/top/tracks") == 1
+    assert fake_spotify.calls(path="/v1/me/top/artists") == 1
+    assert fake_spotify.calls(listener="alice") == 2
+
+
+def test_listeners_never_see_each_others_cached_data(browser_for, fake_spotify):
+    alice = browser_for("alice")
+    bob = browser_for("bob")
+    alice_html = html_of(alice.get("/?time_range=short_term"))
+    fake_spotify.reset_counters()
+
+    bob_html = html_of(bob.get("/?time_range=short_term"))
+
+    assert fake_spotify.calls(listener="bob") == 5
+    assert fake_spotify.calls(listener="alice") == 0
+    assert "Brass Harbour" in bob_html
+    assert "Velvet Orchard" not in bob_html
+    assert "Alice Liddell" not in bob_html
+    assert "Velvet Orchard" in alice_html
+
+
+def test_no_caching_when_the_cache_time_is_zero(alice, fake_spotify, settings):
+    settings.SPOTIFY_CACHE_SECONDS = 0
+
+    alice.get("/")
+    alice.get("/")
+
+    assert fake_spotify.calls(listener="alice") == 10
+
+
+def test_the_page_says_how_old_its_data_is(alice, django_user_model):
+    alice.get("/")
+    user = django_user_model.objects.get(username="alice")
+    entries = cache.get_many(listener_keys(user.pk))
+    for entry in entries.values():
+        entry["fetched_at"] -= 3 * 60 + 5
+    entries[next(iter(entries))]["fetched_at"] -= 60
+    cache.set_many(entries)
+
+    html = html_of(alice.get("/"))
+
+    assert re.search(r"as of 4 minutes ago</time>", html)
+
+
+def test_recent_plays_age_while_they_are_cached(alice, fake_spotify, django_user_model):
+    alice.get("/")
+    user = django_user_model.objects.get(username="alice")
+    now = time.time()
+
+    fresh = stats.load_dashboard(user, time_range="medium_term", now=now)
+    later = stats.load_dashboard(user, time_range="medium_term", now=now + 2 * 86400)
+
+    assert fake_spotify.calls(listener="alice") == 5
+    played = [
+        re.findall(r">played ([^<]+)<", page.sections["recently_played"].html)
+        for page in (fresh, later)
+    ]
+    assert len(played[0]) == len(played[1]) > 0
+    assert played[0] != played[1]
+    assert all(re.fullmatch(r"\d+ days ago", text) for text in played[1])
+
+
+def test_refresh_now_drops_the_cache_and_the_next_view_fetches(alice, fake_spotify):
+    alice.get("/?time_range=long_term")
+    fake_spotify.reset_counters()
+
+    response = alice.post("/refresh", {"time_range": "long_term"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/?time_range=long_term"
+    alice.get(response["Location"])
+    assert fake_spotify.calls(listener="alice") == 5
+
+
+def test_refresh_now_works_once_a_minute(alice, fake_spotify):
+    alice.get("/")
+    alice.post("/refresh", {"time_range": "medium_term"})
+    alice.get("/")
+    fake_spotify.reset_counters()
+
+    response = alice.post("/refresh", {"time_range": "medium_term"}, follow=True)
+
+    assert response.status_code == 200
+    assert "at most once a minute" in html_of(response)
+    assert fake_spotify.calls(listener="alice") == 0
+
+
+def test_refresh_now_limits_each_listener_on_their_own(browser_for, fake_spotify):
+    alice, bob = browser_for("alice"), browser_for("bob")
+    alice.post("/refresh", {"time_range": "medium_term"})
+
+    response = bob.post("/refresh", {"time_range": "medium_term"}, follow=True)
+
+    assert "at most once a minute" not in html_of(response)
+
+
+def test_refresh_now_needs_a_csrf_token(make_listener):
+    browser = Client(enforce_csrf_checks=True, headers={"X-Forwarded-Proto": "https"})
+    browser.force_login(make_listener("alice"))
+
+    assert browser.post("/refresh", {"time_range": "medium_term"}).status_code == 403
+
+
+def test_refresh_now_is_a_post(alice):
+    assert alice.get("/refresh").status_code == 405
+
+
+def test_forgetting_a_listener_deletes_every_cached_section(alice, django_user_model):
+    for time_range in stats.TIME_RANGES:
+        alice.get(f"/?time_range={time_range}")
+    user_id = django_user_model.objects.get(username="alice").pk
+    assert len(cache.get_many(listener_keys(user_id))) == 9
+
+    forget_listener(user_id)
+
+    assert cache.get_many(listener_keys(user_id)) == {}
+
+
+def test_disconnecting_deletes_the_listeners_cached_sections(alice, django_user_model):
+    alice.get("/")
+    user_id = django_user_model.objects.get(username="alice").pk
+    assert len(cache.get_many(listener_keys(user_id))) == 5
+
+    alice.post("/disconnect")
+
+    assert cache.get_many(listener_keys(user_id)) == {}
+
+
+def test_a_failed_section_on_a_warm_page_is_fetched_alone(alice, fake_spotify):
+    fake_spotify.malformed_next("/v1/me/top/artists", 1)
+    assert failed(html_of(alice.get("/")), "top-artists")
+    fake_spotify.reset_counters()
+
+    html = html_of(alice.get("/"))
+
+    assert fake_spotify.calls(listener="alice") == 1
+    assert shows(section(html, "top-artists"), "Velvet Orchard")

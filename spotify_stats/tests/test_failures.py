@@ -1,0 +1,182 @@
+"""Spotify misbehaving: each failure costs one section a message, never the page."""
+
+import pytest
+
+from spotify_stats.tests.helpers import (
+    SECTION_IDS,
+    failed,
+    html_of,
+    section,
+    shows,
+    top_track_names,
+)
+
+PATHS = {
+    "top-tracks": "/v1/me/top/tracks",
+    "top-artists": "/v1/me/top/artists",
+    "playlists": "/v1/me/playlists",
+    "recently-played": "/v1/me/player/recently-played",
+}
+
+
+@pytest.fixture
+def alice(browser_for, fake_spotify):
+    """alice logged in, with the fake's counters at zero."""
+    browser = browser_for("alice")
+    fake_spotify.reset_counters()
+    return browser
+
+
+def assert_only_broken(html, broken):
+    for section_id in SECTION_IDS:
+        assert failed(html, section_id) == (section_id == broken), section_id
+
+
+@pytest.mark.parametrize(
+    "section_id", ["top-tracks", "top-artists", "playlists", "recently-played"]
+)
+def test_a_429_without_retry_after_gives_up_only_that_section(alice, fake_spotify, section_id):
+    fake_spotify.fail_next(PATHS[section_id], 1, 429)
+
+    response = alice.get("/")
+
+    assert response.status_code == 200
+    html = html_of(response)
+    assert_only_broken(html, section_id)
+    assert "Spotify asked Euterpe to slow down" in section(html, section_id)
+
+
+def test_a_429_whose_retry_after_outlasts_the_deadline_gives_up_that_section(alice, fake_spotify):
+    fake_spotify.fail_next(PATHS["top-artists"], 1, 429, retry_after=600)
+
+    response = alice.get("/")
+
+    assert response.status_code == 200
+    assert_only_broken(html_of(response), "top-artists")
+    assert fake_spotify.calls(path=PATHS["top-artists"]) == 1
+
+
+def test_a_429_with_a_retry_after_that_fits_is_waited_out(alice, fake_spotify):
+    fake_spotify.fail_next(PATHS["top-tracks"], 1, 429, retry_after=1)
+
+    response = alice.get("/")
+
+    html = html_of(response)
+    assert_only_broken(html, None)
+    assert shows(section(html, "top-tracks"), top_track_names(fake_spotify, "alice")[0])
+    assert fake_spotify.calls(path=PATHS["top-tracks"]) == 2
+
+
+def test_a_500_is_retried_once_and_the_section_shows(alice, fake_spotify):
+    fake_spotify.fail_next(PATHS["playlists"], 1, 500)
+
+    html = html_of(alice.get("/"))
+
+    assert_only_broken(html, None)
+    assert fake_spotify.calls(path=PATHS["playlists"]) == 2
+
+
+def test_a_503_twice_gives_up_that_section(alice, fake_spotify):
+    fake_spotify.fail_next(PATHS["recently-played"], 2, 503)
+
+    response = alice.get("/")
+
+    assert response.status_code == 200
+    html = html_of(response)
+    assert_only_broken(html, "recently-played")
+    assert "Spotify is not answering right now" in section(html, "recently-played")
+    assert fake_spotify.calls(path=PATHS["recently-played"]) == 2
+
+
+def test_malformed_json_gives_up_that_section(alice, fake_spotify):
+    fake_spotify.malformed_next(PATHS["top-tracks"], 1)
+
+    response = alice.get("/")
+
+    assert response.status_code == 200
+    html = html_of(response)
+    assert_only_broken(html, "top-tracks")
+    assert "could not read" in section(html, "top-tracks")
+
+
+def test_a_section_hanging_past_the_deadline_is_given_up_and_the_page_answers(
+    alice, fake_spotify, settings
+):
+    settings.SPOTIFY_PAGE_DEADLINE_SECONDS = 1.5
+    fake_spotify.hang_next(PATHS["top-artists"], 2, seconds=30)
+
+    response = alice.get("/")
+
+    assert response.status_code == 200
+    html = html_of(response)
+    assert_only_broken(html, "top-artists")
+    assert shows(section(html, "top-tracks"), top_track_names(fake_spotify, "alice")[0])
+
+
+def test_a_failed_section_is_not_cached(alice, fake_spotify):
+    fake_spotify.fail_next(PATHS["playlists"], 2, 503)
+    assert failed(html_of(alice.get("/")), "playlists")
+    fake_spotify.reset_counters()
+
+    html = html_of(alice.get("/"))
+
+    assert_only_broken(html, None)
+    assert fake_spotify.calls(path=PATHS["playlists"]) == 1
+    assert fake_spotify.calls(listener="alice") == 1
+
+
+def test_a_failed_profile_falls_back_to_the_stored_name(alice, fake_spotify):
+    fake_spotify.fail_next("/v1/me", 2, 503)
+
+    response = alice.get("/")
+
+    assert response.status_code == 200
+    html = html_of(response)
+    assert '<h1 class="identity__name">Alice Liddell</h1>' in html
+    assert "avatar--initials" in html
+    assert_only_broken(html, None)
+
+
+def test_an_expired_access_token_is_refreshed_once_and_the_page_shows(alice, fake_spotify):
+    fake_spotify.expire_access_tokens("alice")
+
+    response = alice.get("/")
+
+    assert response.status_code == 200
+    assert_only_broken(html_of(response), None)
+    assert fake_spotify.calls(path="/api/token") == 1
+
+
+def test_a_401_after_the_refresh_gives_up_that_section_without_refreshing_again(
+    alice, fake_spotify
+):
+    fake_spotify.fail_next(PATHS["top-tracks"], 2, 401)
+
+    response = alice.get("/")
+
+    assert response.status_code == 200
+    html = html_of(response)
+    assert_only_broken(html, "top-tracks")
+    assert "Logging in again will fix it" in section(html, "top-tracks")
+    assert fake_spotify.calls(path="/api/token") == 1
+    # Only the refused section was fetched again.
+    assert fake_spotify.calls(path=PATHS["top-artists"]) == 1
+
+
+def test_the_sections_are_fetched_at_the_same_time(alice, fake_spotify):
+    fake_spotify.set_latency(0.3)
+
+    alice.get("/")
+
+    assert fake_spotify.max_concurrency(listener="alice") >= 4
+
+
+def test_further_playlist_pages_are_fetched_at_the_same_time(browser_for, fake_spotify):
+    collector = browser_for("collector")
+    fake_spotify.reset_counters()
+    fake_spotify.set_latency(0.3)
+
+    html = html_of(collector.get("/"))
+
+    assert "120 playlists" in section(html, "playlists")
+    assert fake_spotify.max_concurrency(path=PATHS["playlists"], listener="collector") == 2
