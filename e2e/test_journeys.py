@@ -6,6 +6,7 @@ CSP violation, a failing image or a page without a CSP header fails the test.
 
 import re
 
+import psycopg
 import pytest
 from playwright.sync_api import expect
 
@@ -140,14 +141,25 @@ def test_after_logout_the_back_button_shows_no_private_data(open_page, stack):
     page.wait_for_url(f"{stack.base_url}/login**")
 
 
+def _accounts_of(stack, spotify_id):
+    """How many Euterpe accounts are linked to ``spotify_id`` (straight from PostgreSQL)."""
+    with psycopg.connect(stack.database_url) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM euterpe.social_auth_usersocialauth WHERE uid = %s",
+            (spotify_id,),
+        ).fetchone()[0]
+
+
 def test_disconnecting_deletes_the_listener_and_logs_them_out(open_page, stack):
     page = open_page()
     log_in(page, stack, "unicode")
     expect(page.locator(".identity")).to_contain_text("Zoë 🎧 Ångström 坂本")
+    assert _accounts_of(stack, "unicode") == 1
 
     page.get_by_role("link", name=re.compile("disconnect spotify", re.I)).click()
     page.get_by_role("button", name=re.compile("disconnect and delete", re.I)).click()
     expect(page.locator("h1")).to_contain_text("Your data is deleted")
+    assert _accounts_of(stack, "unicode") == 0
 
     page.go_back()
     page.wait_for_load_state()
