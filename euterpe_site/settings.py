@@ -56,6 +56,19 @@ def env_rate(name, default):
     return value
 
 
+def env_float(name, default, *, minimum=0.0, maximum=1.0):
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is None or not minimum <= number <= maximum:
+        _fail(f"{name} must be a number from {minimum} to {maximum}, got {value!r}")
+    return number
+
+
 def env_list(name, default=()):
     value = os.environ.get(name, "")
     items = [item.strip() for item in value.split(",") if item.strip()]
@@ -450,3 +463,28 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
+
+# Error tracking ----------------------------------------------------------------
+# Optional: with SENTRY_DSN set, unhandled errors go to Sentry with tokens,
+# cookies, Authorization headers and these settings' secrets scrubbed first
+# (euterpe_site/sentry.py). No performance tracing unless asked for.
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "").strip()
+if SENTRY_DSN:
+    from euterpe_site import sentry
+
+    sentry.init(
+        dsn=SENTRY_DSN,
+        environment=os.environ.get("SENTRY_ENVIRONMENT", "").strip(),
+        traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0),
+        secrets=[
+            SECRET_KEY,
+            *SECRET_KEY_FALLBACKS,
+            ENCRYPTION_KEY,
+            *FERNET_KEYS,
+            SPOTIFY_CLIENT_SECRET,
+            OPS_TOKEN,
+            DATABASE_URL,
+            _database.get("PASSWORD") or "",
+            REDIS_URL,
+        ],
+    )
