@@ -305,13 +305,11 @@ class Stack:
         listeners: int = 0,
         env: dict[str, str] | None = None,
         workdir: Path | None = None,
-        quiet: bool = True,
     ):
         self.tls = tls
         self.latency = latency
         self.listeners = listeners
         self.extra_env = dict(env or {})
-        self.quiet = quiet
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="euterpe-stack-"))
         self.ca_path = self.cert_path = self.key_path = None
@@ -321,6 +319,7 @@ class Stack:
         self.gunicorn_log = self.workdir / "gunicorn.log"
         self.fake_log = self.workdir / "fakespotify.log"
         self._fake: subprocess.Popen | None = None
+        self._fake_drain: threading.Thread | None = None
         self._gunicorn: subprocess.Popen | None = None
         self._server_url = ""
         self._private_server = None
@@ -354,6 +353,8 @@ class Stack:
         self._stopped.set()
         for process in (self._gunicorn, self._fake):
             _stop_group(process)
+        if self._fake_drain is not None:
+            self._fake_drain.join(5)  # it ends at EOF, now that the fake has exited
         if self._fake is not None and self._fake.stdout is not None:
             self._fake.stdout.close()
         if self.database_name:
@@ -407,7 +408,8 @@ class Stack:
             raise StackError(f"the fake Spotify did not start ({line!r}):\n{_tail(self.fake_log)}")
         self.fake_url = match.group(1).rstrip("/")
         # Keep draining its stdout so it never blocks on a full pipe.
-        threading.Thread(target=self._fake.stdout.read, daemon=True).start()
+        self._fake_drain = threading.Thread(target=self._fake.stdout.read, daemon=True)
+        self._fake_drain.start()
 
     def fake(self, name: str, payload: dict | None = None, *, method: str = "POST") -> dict:
         """Call one of the fake's ``/_control/<name>`` endpoints; returns its JSON."""
