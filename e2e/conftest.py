@@ -100,10 +100,12 @@ def open_page(browser, browser_context_args, stack):
 
 @pytest.fixture
 def screenshot():
-    """``screenshot(page, name)`` saves a full-page PNG under artifacts/screenshots/."""
+    """``screenshot(page, name)`` saves ``name.png`` (the whole page) and ``name-top.png``
+    (what the first screen shows) under artifacts/screenshots/."""
 
     def save(page, name):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / f"{name}-top.png")
         path = SCREENSHOTS / f"{name}.png"
         page.screenshot(path=path, full_page=True)
         return path
