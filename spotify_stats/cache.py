@@ -12,11 +12,14 @@ from django.utils import timezone
 TIME_RANGES = ("short_term", "medium_term", "long_term")
 SECTIONS = ("profile", "playlists", "recently_played")
 RANGED_SECTIONS = ("top_tracks", "top_artists")
+# Part of every key: bump it when what a section's entry holds changes shape, so a
+# deploy never reads entries the previous release wrote (they expire on their own).
+ENTRY_FORMAT = "v2"
 
 
 def section_key(user_id, section, time_range=None):
     suffix = f":{time_range}" if time_range else ""
-    return f"spotify:v1:{user_id}:{section}{suffix}"
+    return f"spotify:{ENTRY_FORMAT}:{user_id}:{section}{suffix}"
 
 
 def listener_keys(user_id):
@@ -35,7 +38,7 @@ def forget_listener(user_id):
 
 
 def refresh_key(user_id):
-    return f"spotify:v1:{user_id}:refresh-claimed"
+    return f"spotify:{user_id}:refresh-claimed"
 
 
 def claim_refresh(user_id, *, seconds):

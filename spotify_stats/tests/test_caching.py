@@ -28,7 +28,12 @@ def test_a_warm_page_makes_no_spotify_call(alice, fake_spotify):
 
     assert fake_spotify.calls(listener="alice") == 0
     for section_id in SECTION_IDS:
-        assert section(second, section_id) == section(first, section_id)
+        # "played 12 minutes ago" is worked out on every view: it may tick on.
+        assert without_ages(section(second, section_id)) == without_ages(section(first, section_id))
+
+
+def without_ages(html):
+    return re.sub(r">played [^<]+<", "><", html)
 
 
 def test_a_warm_page_costs_a_handful_of_queries_and_never_reads_the_tokens(
