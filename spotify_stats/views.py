@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from spotify_stats import client, stats
 from spotify_stats.cache import claim_refresh, forget_listener
@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 REFRESH_INTERVAL_SECONDS = 60
 
 
-@require_GET
+@require_safe
 @login_required
 @never_cache
 def dashboard(request):
