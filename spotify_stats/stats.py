@@ -158,14 +158,28 @@ def _unpack(name, entry):
 
 
 def _fetch_with_reactive_refresh(user, names, time_range, deadline):
-    """Fetch ``names`` with a fresh token; on a 401, refresh once and fetch those again."""
-    token = fresh_access_token(user)
+    """Fetch ``names`` with a fresh token; on a 401, refresh once and fetch those again.
+
+    When Spotify's token endpoint itself fails (down, rate limited, malformed),
+    the sections that needed the token fail with that error: a message each,
+    never a 500.
+    """
+    try:
+        token = fresh_access_token(user)
+    except client.SpotifyError as error:
+        logger.warning("Token refresh for user %s failed: %r", user.pk, error)
+        return dict.fromkeys(names, error)
     results = fetch_sections(token, names, time_range=time_range, deadline=deadline)
     expired = [name for name, result in results.items() if isinstance(result, client.TokenExpired)]
     if expired:
         logger.info("Spotify refused the access token of user %s; refreshing once", user.pk)
-        token = fresh_access_token(user, rejected_token=token)
-        results.update(fetch_sections(token, expired, time_range=time_range, deadline=deadline))
+        try:
+            token = fresh_access_token(user, rejected_token=token)
+        except client.SpotifyError as error:
+            logger.warning("Token refresh for user %s failed: %r", user.pk, error)
+            results.update(dict.fromkeys(expired, error))
+        else:
+            results.update(fetch_sections(token, expired, time_range=time_range, deadline=deadline))
     refused = next(
         (result for result in results.values() if isinstance(result, client.NotOnAllowList)), None
     )

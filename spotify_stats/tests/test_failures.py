@@ -1,7 +1,11 @@
 """Spotify misbehaving: each failure costs one section a message, never the page."""
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from django.utils import timezone
+
+from accounts.models import SpotifyToken
 from spotify_stats.tests.helpers import (
     SECTION_IDS,
     failed,
@@ -180,3 +184,32 @@ def test_further_playlist_pages_are_fetched_at_the_same_time(browser_for, fake_s
 
     assert "120 playlists" in section(html, "playlists")
     assert fake_spotify.max_concurrency(path=PATHS["playlists"], listener="collector") == 2
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_a_failing_token_endpoint_before_the_page_costs_messages_not_a_500(
+    alice, fake_spotify, status
+):
+    # The stored token is past its expiry: the proactive refresh runs first.
+    SpotifyToken.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    fake_spotify.fail_next("/api/token", 2, status, retry_after=600 if status == 429 else None)
+
+    response = alice.get("/")
+
+    assert response.status_code == 200
+    html = html_of(response)
+    for section_id in SECTION_IDS:
+        if section_id != "profile":
+            assert failed(html, section_id), section_id
+
+
+def test_a_malformed_token_answer_during_the_reactive_refresh_fails_only_the_refused_sections(
+    alice, fake_spotify
+):
+    fake_spotify.fail_next(PATHS["top-tracks"], 1, 401)
+    fake_spotify.malformed_next("/api/token", 1)
+
+    response = alice.get("/")
+
+    assert response.status_code == 200
+    assert_only_broken(html_of(response), "top-tracks")
