@@ -171,8 +171,11 @@ def cold_views(stack: Stack, sessions: list[tuple[str, object]], repeat: int) ->
             calls += stack.fake_calls() - before
             if problem := _dashboard_ok(response, name):
                 sample.errors.append(problem)
-    sample.server = times.collect()
     views = len(sample.latencies)
+    # gunicorn logs a request just after answering it: give the last line a moment,
+    # and keep only this phase's own lines (a warm-up line may land late).
+    time.sleep(0.3)
+    sample.server = times.collect()[-views:]
     return sample, calls / views if views else float("nan")
 
 
