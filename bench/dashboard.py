@@ -276,7 +276,7 @@ def connection_budget(stack: Stack) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def machine() -> str:
+def machine(load_at_start: tuple[float, float, float]) -> str:
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -288,10 +288,10 @@ def machine() -> str:
     except (OSError, AttributeError):
         ram = "RAM unknown"
     # Other work on the machine shows in the numbers; say how busy it was.
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    start, end = (", ".join(f"{v:.1f}" for v in load) for load in (load_at_start, os.getloadavg()))
     return (
         f"{len(os.sched_getaffinity(0))} CPUs ({cpu}), {ram}, Python {platform.python_version()}; "
-        f"load average at the end {load}"
+        f"load average {start} at the start, {end} at the end"
     )
 
 
@@ -300,6 +300,7 @@ def ms(seconds: float) -> str:
 
 
 def run(args) -> int:
+    load_at_start = os.getloadavg()
     generated = [f"listener-{n:04d}" for n in range(1, SMALL_LISTENERS + 1)]
     print(f"Starting the stack (fake Spotify latency {ms(args.latency)}) ...", flush=True)
     with Stack(latency=args.latency, listeners=SMALL_LISTENERS) as stack:
@@ -431,7 +432,7 @@ def run(args) -> int:
             and budget["DATABASE_PEAK_CONNECTIONS"] <= budget["DATABASE_CONNECTION_BUDGET"],
         ),
     ]
-    table = render(rows, args, threads, budget)
+    table = render(rows, args, threads, budget, load_at_start)
     print()
     print(table)
     for error in errors[:10]:
@@ -446,12 +447,12 @@ def run(args) -> int:
     return 0
 
 
-def render(rows, args, threads: int, budget: dict) -> str:
+def render(rows, args, threads: int, budget: dict, load_at_start) -> str:
     today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         SECTION,
         "",
-        f"Run `make bench` ({today}) on {machine()}.",
+        f"Run `make bench` ({today}) on {machine(load_at_start)}.",
         f"gunicorn as the Procfile starts it ({budget['WEB_CONCURRENCY']} workers x "
         f"{budget['WEB_THREADS']} threads, DEBUG off, plain HTTP behind a simulated router "
         f"sending `X-Forwarded-Proto: https`); the fake Spotify answers every call after "
