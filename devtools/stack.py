@@ -611,7 +611,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per Spotify call")
     parser.add_argument("--listeners", type=int, default=0, help="generate N more listeners")
     args = parser.parse_args(argv)
+    # Both stop it cleanly, even when started in the background (where a shell
+    # leaves SIGINT ignored).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with Stack(tls=args.tls, latency=args.latency, listeners=args.listeners) as stack:
         print(f"Euterpe:      {stack.base_url}/  (gunicorn speaks {stack.backend_url})")
         print(f"Fake Spotify: {stack.fake_url}")
