@@ -54,6 +54,11 @@ e2e: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m devtools.localdb run -- $(PY) -m bench.dashboard
 
+# Load and faults (Spotify 429/503/hanging, PostgreSQL restart, a worker killed)
+# against a private throwaway PostgreSQL the script owns; writes docs/benchmarks.md.
+loadtest: $(STAMP)
+	$(PY) -m bench.loadtest
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
