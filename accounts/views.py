@@ -41,8 +41,9 @@ SPOTIFY_APPS_URL = "https://www.spotify.com/account/apps/"
 
 # What the listener reads when a login fails, by failure kind: (status, title, text).
 FAILURES = {
+    # Declining is the listener's choice, not an error: a plain 200 page.
     "declined": (
-        400,
+        200,
         "You did not connect Spotify",
         "You chose not to let Euterpe read your Spotify listening data, so you are not "
         "logged in. You can change your mind at any time.",

@@ -492,6 +492,8 @@ class Stack:
             "SPOTIFY_API_BASE_URL": f"{self.fake_url}/v1",
             "SPOTIFY_DEMO": "true",
             "PYTHONUNBUFFERED": "1",
+            # Its own collected static files: stacks run side by side.
+            "STATIC_ROOT": str(self.workdir / "staticfiles"),
             # Limits stay on (their cache round trips are part of what is measured)
             # but high enough for scripted logins from one address; env= overrides.
             "RATELIMIT_LOGIN": "10000/m",

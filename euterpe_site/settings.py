@@ -257,7 +257,8 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` puts files for WhiteNoise (Heroku's build runs it).
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", "").strip() or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -407,11 +408,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 SOCIAL_AUTH_URL_NAMESPACE = "social"
-SOCIAL_AUTH_SPOTIFY_KEY = SPOTIFY_CLIENT_ID
-SOCIAL_AUTH_SPOTIFY_SECRET = SPOTIFY_CLIENT_SECRET
-SOCIAL_AUTH_SPOTIFY_SCOPE = SPOTIFY_SCOPE.split()
-SOCIAL_AUTH_SPOTIFY_AUTHORIZATION_URL = f"{SPOTIFY_AUTH_BASE_URL}/authorize"
-SOCIAL_AUTH_SPOTIFY_ACCESS_TOKEN_URL = f"{SPOTIFY_AUTH_BASE_URL}/api/token"
+# accounts.backends.SpotifyOAuth2 reads the SPOTIFY_* settings above at call
+# time (client id and secret, scope, SPOTIFY_AUTH_BASE_URL, the redirect URI).
 SOCIAL_AUTH_REDIRECT_IS_HTTPS = not DEBUG
 # Errors become friendly pages in accounts.views, never a 500, whatever DEBUG says.
 SOCIAL_AUTH_RAISE_EXCEPTIONS = False

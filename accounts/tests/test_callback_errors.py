@@ -99,11 +99,11 @@ def test_a_replayed_code_with_a_fresh_state_is_a_400(client, debug, fake_spotify
     assert_friendly_failure(client, response, 400)
 
 
-def test_declining_at_spotify_is_a_400_that_says_so(client, debug, fake_spotify):
+def test_declining_at_spotify_is_a_friendly_200_that_says_so(client, debug, fake_spotify):
     callback = approve(start_login(client), "alice", decline=True)
     assert "error=access_denied" in callback
     response = client.get(callback)
-    assert_friendly_failure(client, response, 400)
+    assert_friendly_failure(client, response, 200)
     assert "You did not connect Spotify" in response.content.decode()
 
 
