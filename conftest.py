@@ -5,49 +5,43 @@ tables (with data) are already in `public` before Euterpe migrates, and the
 session ends by proving that nothing Euterpe did touched them.
 """
 
+import contextlib
 import os
 
 import psycopg
 import pytest
 from django.db import connection, connections
 
+from devtools.stack import process_alive
 from tests.neighbour import NEIGHBOUR_SQL, fingerprint
+from tests.support import server_connection
 
 # The fake Spotify's fixtures (fake_spotify, spotify_login, ...) for every app's tests.
 pytest_plugins = ["devtools.fakespotify.pytest_plugin"]
 
 
-def _server_connection(dbname):
-    params = connection.settings_dict
-    return psycopg.connect(
-        host=params["HOST"] or None,
-        port=params["PORT"] or None,
-        user=params["USER"] or None,
-        password=params["PASSWORD"] or None,
-        dbname=dbname,
-        autocommit=True,
-    )
-
-
 def _drop_abandoned_test_databases(server):
-    """Drop test databases left behind by runs whose process is gone."""
+    """Drop test databases and roles left behind by runs whose process is gone."""
     rows = server.execute(
         "SELECT datname FROM pg_database WHERE datname LIKE 'test\\_euterpe\\_%'"
     ).fetchall()
     for (name,) in rows:
-        pid = name.rsplit("_", 1)[-1]
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if _abandoned(name):
             server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    roles = server.execute(
+        "SELECT rolname FROM pg_roles WHERE rolname LIKE 'euterpe\\_role\\_%'"
+    ).fetchall()
+    for (name,) in roles:
+        if _abandoned(name):
+            # A role that still holds a grant elsewhere stays; it harms nothing.
+            with contextlib.suppress(psycopg.Error):
+                server.execute(f'DROP ROLE IF EXISTS "{name}"')
 
 
-def _process_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _abandoned(name):
+    """Names of test databases and roles end with the pid of the run that made them."""
+    pid = name.rsplit("_", 1)[-1]
+    return pid.isdigit() and not process_alive(int(pid))
 
 
 @pytest.fixture(scope="session")
@@ -59,11 +53,11 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
         connection.settings_dict["TEST"]["NAME"] = f"test_euterpe_{os.getpid()}"
     test_name = connection.creation._get_test_db_name()
     with django_db_blocker.unblock():
-        with _server_connection("postgres") as server:
+        with server_connection("postgres") as server:
             _drop_abandoned_test_databases(server)
             server.execute(f'DROP DATABASE IF EXISTS "{test_name}" WITH (FORCE)')
             server.execute(f'CREATE DATABASE "{test_name}"')
-        with _server_connection(test_name) as neighbour:
+        with server_connection(test_name) as neighbour:
             neighbour.execute(NEIGHBOUR_SQL)
             before = fingerprint(neighbour.cursor())
         # keepdb: use the database just built (neighbour included) and migrate it.
@@ -72,7 +66,7 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
     yield
 
     with django_db_blocker.unblock():
-        with _server_connection(test_name) as neighbour:
+        with server_connection(test_name) as neighbour:
             after = fingerprint(neighbour.cursor())
             recorded = neighbour.execute(
                 "SELECT count(*) FROM euterpe.django_migrations WHERE app = 'euterpe_site'"
@@ -80,7 +74,7 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
         teardown_databases(db_config, verbosity=0, keepdb=True)
         for conn in connections.all():
             conn.close_pool() if hasattr(conn, "close_pool") else conn.close()
-        with _server_connection("postgres") as server:
+        with server_connection("postgres") as server:
             server.execute(f'DROP DATABASE IF EXISTS "{test_name}" WITH (FORCE)')
     assert after == before, "Euterpe changed the neighbour app's tables in public"
     assert recorded >= 1, "Euterpe's migrations are not recorded in euterpe.django_migrations"

@@ -171,7 +171,8 @@ def make_certificate(directory: Path) -> tuple[Path, Path, Path]:
     return ca_path, cert_path, key_path
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (test and stack databases end with one)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -458,7 +459,7 @@ class Stack:
         ).fetchall()
         for (name,) in rows:
             pid = name.removeprefix(DATABASE_PREFIX).split("_")[0]
-            if pid.isdigit() and not _process_alive(int(pid)):
+            if pid.isdigit() and not process_alive(int(pid)):
                 server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def _drop_database(self, name: str) -> None:
