@@ -292,6 +292,11 @@ SPOTIFY_CACHE_SECONDS = env_int("SPOTIFY_CACHE_SECONDS", 300)
 # The dashboard answers within this even when Spotify hangs (sections still
 # waiting are shown as unavailable); well under gunicorn's and Heroku's 30 s.
 SPOTIFY_PAGE_DEADLINE_SECONDS = 12
+# After a page waited its whole deadline for Spotify in vain, cold pages wait at
+# most this long for the next SPOTIFY_STALL_SECONDS: an outage must not hold every
+# gunicorn thread for 12 s a view (stats._note_stall).
+SPOTIFY_STALLED_DEADLINE_SECONDS = 3
+SPOTIFY_STALL_SECONDS = 30
 # Labels the page "demo data" when Euterpe talks to the fake Spotify.
 SPOTIFY_DEMO = env_bool("SPOTIFY_DEMO", False)
 

@@ -17,6 +17,10 @@ RANGED_SECTIONS = ("top_tracks", "top_artists")
 ENTRY_FORMAT = "v2"
 
 
+# Not Spotify content and no listener's: set while Spotify hangs (see stats._note_stall).
+STALLED_KEY = "spotify:stalled"
+
+
 def section_key(user_id, section, time_range=None):
     suffix = f":{time_range}" if time_range else ""
     return f"spotify:{ENTRY_FORMAT}:{user_id}:{section}{suffix}"

@@ -31,7 +31,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from accounts.tokens import fresh_access_token
 from spotify_stats import client
-from spotify_stats.cache import section_key
+from spotify_stats.cache import STALLED_KEY, section_key
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ PLAYLIST_PAGE_SIZE = 50
 # A bound on a bogus `total`: 100 pages are 5,000 playlists.
 MAX_PLAYLIST_PAGES = 100
 RECENT_LIMIT = 50
+# A page whose failed sections waited until this close to the deadline waited it out.
+STALL_TOLERANCE_SECONDS = 0.25
 # Five first-wave calls plus a few playlist pages in flight at once.
 MAX_WORKERS = 8
 
@@ -108,13 +110,14 @@ def load_dashboard(user, *, time_range, now=None):
     becomes that section's message.
     """
     now = time.time() if now is None else now
-    deadline = time.monotonic() + settings.SPOTIFY_PAGE_DEADLINE_SECONDS
+    started = time.monotonic()
     cache_seconds = settings.SPOTIFY_CACHE_SECONDS
     keys = {name: cache_key(user.pk, name, time_range) for name in SECTIONS}
 
+    # One query finds the cached sections and whether Spotify is stalling.
+    found = cache.get_many([*keys.values(), STALLED_KEY] if cache_seconds > 0 else [STALLED_KEY])
     sections = {}
     if cache_seconds > 0:
-        found = cache.get_many(keys.values())
         for name, key in keys.items():
             entry = found.get(key)
             if entry is not None:
@@ -122,7 +125,15 @@ def load_dashboard(user, *, time_range, now=None):
 
     missing = [name for name in SECTIONS if name not in sections]
     if missing:
+        stalled = found.get(STALLED_KEY) is not None
+        deadline = started + (
+            settings.SPOTIFY_STALLED_DEADLINE_SECONDS
+            if stalled
+            else settings.SPOTIFY_PAGE_DEADLINE_SECONDS
+        )
         results = _fetch_with_reactive_refresh(user, missing, time_range, deadline)
+        if _ran_out_of_time(results, deadline):
+            _note_stall(stalled)
         fetched_at = time.time()
         fresh = {}
         for name in missing:
@@ -145,6 +156,30 @@ def load_dashboard(user, *, time_range, now=None):
     return Dashboard(
         time_range=time_range, sections=sections, as_of=min(times, default=None), now=now
     )
+
+
+def _ran_out_of_time(results, deadline):
+    """Whether Spotify left a section unanswered until the page's deadline."""
+    failed = any(isinstance(result, Exception) for result in results.values())
+    return failed and time.monotonic() >= deadline - STALL_TOLERANCE_SECONDS
+
+
+def _note_stall(already_stalled):
+    """Remember, for every worker and dyno, that Spotify is hanging.
+
+    For SPOTIFY_STALL_SECONDS after a page waited its whole deadline in vain,
+    cold pages wait at most SPOTIFY_STALLED_DEADLINE_SECONDS: a Spotify outage
+    then costs each view a few seconds instead of holding a gunicorn thread for
+    the full deadline, so /health and warm pages keep being served. Set again
+    while Spotify keeps hanging; it lapses on its own once Spotify answers.
+    """
+    cache.set(STALLED_KEY, True, timeout=settings.SPOTIFY_STALL_SECONDS)
+    if not already_stalled:
+        logger.warning(
+            "Spotify did not answer before the page's deadline; for %s s pages wait at most %s s",
+            settings.SPOTIFY_STALL_SECONDS,
+            settings.SPOTIFY_STALLED_DEADLINE_SECONDS,
+        )
 
 
 def _pack(html, fetched_at):

@@ -1,11 +1,16 @@
 """Spotify misbehaving: each failure costs one section a message, never the page."""
 
+import logging
+import time
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import SpotifyToken
+from spotify_stats import stats
+from spotify_stats.cache import STALLED_KEY
 from spotify_stats.tests.helpers import (
     SECTION_IDS,
     failed,
@@ -213,3 +218,56 @@ def test_a_malformed_token_answer_during_the_reactive_refresh_fails_only_the_ref
 
     assert response.status_code == 200
     assert_only_broken(html_of(response), "top-tracks")
+
+
+@pytest.fixture
+def deadlines(monkeypatch):
+    """The deadline each cold page gave Spotify, in seconds from the call (a spy that
+    calls through to the real fetch)."""
+    seen = []
+    real = stats._fetch_with_reactive_refresh
+
+    def spy(user, names, time_range, deadline):
+        seen.append(deadline - time.monotonic())
+        return real(user, names, time_range, deadline)
+
+    monkeypatch.setattr(stats, "_fetch_with_reactive_refresh", spy)
+    return seen
+
+
+def test_a_page_that_waits_out_its_deadline_marks_spotify_as_stalled(
+    alice, fake_spotify, settings, caplog
+):
+    settings.SPOTIFY_PAGE_DEADLINE_SECONDS = 1.5
+    fake_spotify.hang_next(PATHS["playlists"], 2, seconds=30)
+
+    with caplog.at_level(logging.WARNING, logger="spotify_stats.stats"):
+        assert alice.get("/").status_code == 200
+
+    assert cache.get(STALLED_KEY) is True
+    assert any("before the page's deadline" in record.getMessage() for record in caplog.records)
+
+
+def test_while_spotify_is_stalled_cold_pages_wait_only_the_short_deadline(
+    alice, fake_spotify, settings, deadlines
+):
+    settings.SPOTIFY_PAGE_DEADLINE_SECONDS = 12
+    settings.SPOTIFY_STALLED_DEADLINE_SECONDS = 1
+    alice.get("/?time_range=short_term")
+    cache.set(STALLED_KEY, True, 30)
+    fake_spotify.hang_next(PATHS["top-tracks"], 2, seconds=30)
+
+    response = alice.get("/?time_range=long_term")
+
+    assert response.status_code == 200
+    assert_only_broken(html_of(response), "top-tracks")
+    assert deadlines[0] > 11
+    assert deadlines[1] <= 1
+
+
+def test_an_ordinary_failure_does_not_mark_spotify_as_stalled(alice, fake_spotify):
+    fake_spotify.fail_next(PATHS["playlists"], 2, 503)
+
+    assert failed(html_of(alice.get("/")), "playlists")
+
+    assert cache.get(STALLED_KEY) is None
