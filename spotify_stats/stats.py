@@ -131,9 +131,13 @@ def load_dashboard(user, *, time_range, now=None):
             if stalled
             else settings.SPOTIFY_PAGE_DEADLINE_SECONDS
         )
-        results = _fetch_with_reactive_refresh(user, missing, time_range, deadline)
-        if _ran_out_of_time(results, deadline):
-            _note_stall(stalled)
+        # Spotify is stalling when a section is unanswered after the short deadline:
+        # say so at once, so that pages starting meanwhile use the short deadline.
+        results = _fetch_with_reactive_refresh(
+            user, missing, time_range, deadline, on_stall=lambda: _note_stall(stalled)
+        )
+        if stalled and _ran_out_of_time(results, deadline):
+            _note_stall(stalled)  # still hanging: keep the short deadline
         fetched_at = time.time()
         fresh = {}
         for name in missing:
@@ -167,8 +171,9 @@ def _ran_out_of_time(results, deadline):
 def _note_stall(already_stalled):
     """Remember, for every worker and dyno, that Spotify is hanging.
 
-    For SPOTIFY_STALL_SECONDS after a page waited its whole deadline in vain,
-    cold pages wait at most SPOTIFY_STALLED_DEADLINE_SECONDS: a Spotify outage
+    For SPOTIFY_STALL_SECONDS after a section went unanswered for
+    SPOTIFY_STALLED_DEADLINE_SECONDS, or a page waited its whole deadline in
+    vain, cold pages wait at most SPOTIFY_STALLED_DEADLINE_SECONDS: a Spotify outage
     then costs each view a few seconds instead of holding a gunicorn thread for
     the full deadline, so /health and warm pages keep being served. Set again
     while Spotify keeps hanging; it lapses on its own once Spotify answers.
@@ -176,7 +181,8 @@ def _note_stall(already_stalled):
     cache.set(STALLED_KEY, True, timeout=settings.SPOTIFY_STALL_SECONDS)
     if not already_stalled:
         logger.warning(
-            "Spotify did not answer before the page's deadline; for %s s pages wait at most %s s",
+            "Spotify is not answering (a section waited %s s); for %s s pages wait at most %s s",
+            settings.SPOTIFY_STALLED_DEADLINE_SECONDS,
             settings.SPOTIFY_STALL_SECONDS,
             settings.SPOTIFY_STALLED_DEADLINE_SECONDS,
         )
@@ -192,7 +198,7 @@ def _unpack(name, entry):
     return Section(name, _trusted(zlib.decompress(entry["html_z"]).decode()), entry["fetched_at"])
 
 
-def _fetch_with_reactive_refresh(user, names, time_range, deadline):
+def _fetch_with_reactive_refresh(user, names, time_range, deadline, *, on_stall=None):
     """Fetch ``names`` with a fresh token; on a 401, refresh once and fetch those again.
 
     When Spotify's token endpoint itself fails (down, rate limited, malformed),
@@ -204,7 +210,14 @@ def _fetch_with_reactive_refresh(user, names, time_range, deadline):
     except client.SpotifyError as error:
         logger.warning("Token refresh for user %s failed: %r", user.pk, error)
         return dict.fromkeys(names, error)
-    results = fetch_sections(token, names, time_range=time_range, deadline=deadline)
+    results = fetch_sections(
+        token,
+        names,
+        time_range=time_range,
+        deadline=deadline,
+        stall_at=time.monotonic() + settings.SPOTIFY_STALLED_DEADLINE_SECONDS,
+        on_stall=on_stall,
+    )
     expired = [name for name, result in results.items() if isinstance(result, client.TokenExpired)]
     if expired:
         logger.info("Spotify refused the access token of user %s; refreshing once", user.pk)
@@ -223,8 +236,11 @@ def _fetch_with_reactive_refresh(user, names, time_range, deadline):
     return results
 
 
-def fetch_sections(token, names, *, time_range, deadline):
+def fetch_sections(token, names, *, time_range, deadline, stall_at=None, on_stall=None):
     """Fetch the named sections from Spotify concurrently; never waits past ``deadline``.
+
+    ``on_stall()`` is called once if a section is still unanswered at ``stall_at``
+    (while the page goes on waiting, up to ``deadline``).
 
     Returns ``{name: data}`` where data is what the section's template needs, or
     the ``client.SpotifyError`` the section failed with, or ``DeadlineExceeded``.
@@ -254,10 +270,17 @@ def fetch_sections(token, names, *, time_range, deadline):
             else:
                 submit(name, client.get_profile)
         while pending:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            now = time.monotonic()
+            wake = deadline
+            if on_stall is not None:
+                if now >= stall_at:
+                    on_stall()
+                    on_stall = None
+                else:
+                    wake = min(wake, stall_at)
+            if now >= deadline:
                 break
-            done, _ = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, timeout=wake - now, return_when=FIRST_COMPLETED)
             for future in done:
                 name, kwargs = pending.pop(future)
                 try:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import SpotifyToken
@@ -227,17 +228,18 @@ def deadlines(monkeypatch):
     seen = []
     real = stats._fetch_with_reactive_refresh
 
-    def spy(user, names, time_range, deadline):
+    def spy(user, names, time_range, deadline, **kwargs):
         seen.append(deadline - time.monotonic())
-        return real(user, names, time_range, deadline)
+        return real(user, names, time_range, deadline, **kwargs)
 
     monkeypatch.setattr(stats, "_fetch_with_reactive_refresh", spy)
     return seen
 
 
-def test_a_page_that_waits_out_its_deadline_marks_spotify_as_stalled(
+def test_a_section_unanswered_after_the_short_deadline_marks_spotify_as_stalled(
     alice, fake_spotify, settings, caplog
 ):
+    settings.SPOTIFY_STALLED_DEADLINE_SECONDS = 0.5
     settings.SPOTIFY_PAGE_DEADLINE_SECONDS = 1.5
     fake_spotify.hang_next(PATHS["playlists"], 2, seconds=30)
 
@@ -245,7 +247,7 @@ def test_a_page_that_waits_out_its_deadline_marks_spotify_as_stalled(
         assert alice.get("/").status_code == 200
 
     assert cache.get(STALLED_KEY) is True
-    assert any("before the page's deadline" in record.getMessage() for record in caplog.records)
+    assert any("Spotify is not answering" in record.getMessage() for record in caplog.records)
 
 
 def test_while_spotify_is_stalled_cold_pages_wait_only_the_short_deadline(
@@ -271,3 +273,22 @@ def test_an_ordinary_failure_does_not_mark_spotify_as_stalled(alice, fake_spotif
     assert failed(html_of(alice.get("/")), "playlists")
 
     assert cache.get(STALLED_KEY) is None
+
+
+def test_a_stalled_page_that_runs_out_of_time_keeps_spotify_marked_as_stalled(
+    alice, fake_spotify, settings
+):
+    settings.SPOTIFY_STALLED_DEADLINE_SECONDS = 0.5
+    settings.SPOTIFY_STALL_SECONDS = 30
+    cache.set(STALLED_KEY, True, 1)
+    fake_spotify.hang_next(PATHS["top-artists"], 2, seconds=30)
+
+    assert failed(html_of(alice.get("/")), "top-artists")
+
+    # Set again for the full SPOTIFY_STALL_SECONDS, not left to lapse after 1 s.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT expires FROM euterpe_cache WHERE cache_key = %s", [cache.make_key(STALLED_KEY)]
+        )
+        (expires,) = cursor.fetchone()
+    assert expires > timezone.now() + timedelta(seconds=20)
