@@ -232,7 +232,8 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            # Django's database cache, with set_many as one upsert.
+            "BACKEND": "euterpe_site.cache_backend.DatabaseCache",
             "LOCATION": "euterpe_cache",
             "OPTIONS": {"MAX_ENTRIES": 100_000},
         }

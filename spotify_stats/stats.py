@@ -133,8 +133,20 @@ def load_dashboard(user, *, time_range, now=None):
         )
         # Spotify is stalling when a section is unanswered after the short deadline:
         # say so at once, so that pages starting meanwhile use the short deadline.
+        # Each section is rendered as soon as its data is in, while the request
+        # thread would otherwise only wait for the slower ones.
+        rendered = {}
+
+        def on_done(name, data):
+            rendered[name] = render_section(name, data, user=user)
+
         results = _fetch_with_reactive_refresh(
-            user, missing, time_range, deadline, on_stall=lambda: _note_stall(stalled)
+            user,
+            missing,
+            time_range,
+            deadline,
+            on_stall=lambda: _note_stall(stalled),
+            on_done=on_done,
         )
         if stalled and _ran_out_of_time(results, deadline):
             _note_stall(stalled)  # still hanging: keep the short deadline
@@ -145,7 +157,7 @@ def load_dashboard(user, *, time_range, now=None):
             if isinstance(result, Exception):
                 sections[name] = _failed_section(user, name, result)
                 continue
-            html = render_section(name, result, user=user)
+            html = rendered[name] if name in rendered else render_section(name, result, user=user)
             sections[name] = Section(name, html, fetched_at)
             fresh[keys[name]] = _pack(html, fetched_at)
         if fresh and cache_seconds > 0:
@@ -198,7 +210,7 @@ def _unpack(name, entry):
     return Section(name, _trusted(zlib.decompress(entry["html_z"]).decode()), entry["fetched_at"])
 
 
-def _fetch_with_reactive_refresh(user, names, time_range, deadline, *, on_stall=None):
+def _fetch_with_reactive_refresh(user, names, time_range, deadline, *, on_stall=None, on_done=None):
     """Fetch ``names`` with a fresh token; on a 401, refresh once and fetch those again.
 
     When Spotify's token endpoint itself fails (down, rate limited, malformed),
@@ -217,6 +229,7 @@ def _fetch_with_reactive_refresh(user, names, time_range, deadline, *, on_stall=
         deadline=deadline,
         stall_at=time.monotonic() + settings.SPOTIFY_STALLED_DEADLINE_SECONDS,
         on_stall=on_stall,
+        on_done=on_done,
     )
     expired = [name for name, result in results.items() if isinstance(result, client.TokenExpired)]
     if expired:
@@ -227,7 +240,11 @@ def _fetch_with_reactive_refresh(user, names, time_range, deadline, *, on_stall=
             logger.warning("Token refresh for user %s failed: %r", user.pk, error)
             results.update(dict.fromkeys(expired, error))
         else:
-            results.update(fetch_sections(token, expired, time_range=time_range, deadline=deadline))
+            results.update(
+                fetch_sections(
+                    token, expired, time_range=time_range, deadline=deadline, on_done=on_done
+                )
+            )
     refused = next(
         (result for result in results.values() if isinstance(result, client.NotOnAllowList)), None
     )
@@ -236,11 +253,14 @@ def _fetch_with_reactive_refresh(user, names, time_range, deadline, *, on_stall=
     return results
 
 
-def fetch_sections(token, names, *, time_range, deadline, stall_at=None, on_stall=None):
+def fetch_sections(
+    token, names, *, time_range, deadline, stall_at=None, on_stall=None, on_done=None
+):
     """Fetch the named sections from Spotify concurrently; never waits past ``deadline``.
 
     ``on_stall()`` is called once if a section is still unanswered at ``stall_at``
-    (while the page goes on waiting, up to ``deadline``).
+    (while the page goes on waiting, up to ``deadline``); ``on_done(name, data)``
+    as soon as a section's data is complete. Both run in the calling thread.
 
     Returns ``{name: data}`` where data is what the section's template needs, or
     the ``client.SpotifyError`` the section failed with, or ``DeadlineExceeded``.
@@ -251,6 +271,13 @@ def fetch_sections(token, names, *, time_range, deadline, stall_at=None, on_stal
     results = {}
     pending = {}
     playlist_pages = {}
+    playlist_offsets = {0}
+
+    def complete(name, data):
+        results[name] = data
+        if on_done is not None:
+            on_done(name, data)
+
     executor = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="spotify")
 
     def submit(name, function, **kwargs):
@@ -289,14 +316,19 @@ def fetch_sections(token, names, *, time_range, deadline, stall_at=None, on_stal
                     results.setdefault(name, error)
                     continue
                 if name != "playlists":
-                    results[name] = value
+                    complete(name, value)
+                    continue
+                if "playlists" in results:  # another page failed already
                     continue
                 playlist_pages[kwargs["offset"]] = value
                 if kwargs["offset"] == 0:
                     for offset in _remaining_playlist_offsets(value):
+                        playlist_offsets.add(offset)
                         submit(
                             name, client.get_playlists_page, limit=PLAYLIST_PAGE_SIZE, offset=offset
                         )
+                if playlist_pages.keys() == playlist_offsets:
+                    complete(name, _all_playlists(playlist_pages))
     finally:
         # Stragglers keep their thread until the client's own timeout ends them;
         # nobody waits for them, and queued work never starts.
@@ -304,14 +336,16 @@ def fetch_sections(token, names, *, time_range, deadline, stall_at=None, on_stal
 
     for name, _ in pending.values():
         results.setdefault(name, DeadlineExceeded())
-    if "playlists" in names and "playlists" not in results:
-        results["playlists"] = [
-            playlist
-            for offset in sorted(playlist_pages)
-            for playlist in playlist_pages[offset].items
-            if playlist is not None
-        ]
     return results
+
+
+def _all_playlists(pages):
+    return [
+        playlist
+        for offset in sorted(pages)
+        for playlist in pages[offset].items
+        if playlist is not None
+    ]
 
 
 def _remaining_playlist_offsets(first_page):
