@@ -25,12 +25,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import math
 import os
 import platform
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -259,21 +257,15 @@ def hammer(stack: Stack, login, path: str, check, threads: int, seconds: float) 
 
 def connection_budget(stack: Stack) -> dict:
     """The budget arithmetic, from Euterpe's own settings in the stack's environment."""
-    code = (
-        "import json; from django.conf import settings as s; print(json.dumps({k: getattr(s, k) "
-        "for k in ('WEB_DYNOS', 'WEB_CONCURRENCY', 'WEB_THREADS', 'DATABASE_POOL_MAX_SIZE', "
-        "'DATABASE_RESERVED_CONNECTIONS', 'DATABASE_PEAK_CONNECTIONS', "
-        "'DATABASE_CONNECTION_BUDGET')}))"
+    return stack.django_settings(
+        "WEB_DYNOS",
+        "WEB_CONCURRENCY",
+        "WEB_THREADS",
+        "DATABASE_POOL_MAX_SIZE",
+        "DATABASE_RESERVED_CONNECTIONS",
+        "DATABASE_PEAK_CONNECTIONS",
+        "DATABASE_CONNECTION_BUDGET",
     )
-    output = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=BASE_DIR,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
 
 
 def machine(load_at_start: tuple[float, float, float]) -> str:

@@ -32,12 +32,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import json
 import os
 import platform
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -487,21 +485,15 @@ def judge_kill(phase: Phase) -> None:
 
 
 def settings_of(stack: Stack) -> dict:
-    code = (
-        "import json; from django.conf import settings as s; print(json.dumps({k: getattr(s, k) "
-        "for k in ('WEB_DYNOS', 'WEB_CONCURRENCY', 'WEB_THREADS', 'DATABASE_POOL_MAX_SIZE', "
-        "'DATABASE_PEAK_CONNECTIONS', 'DATABASE_CONNECTION_BUDGET', "
-        "'SPOTIFY_PAGE_DEADLINE_SECONDS')}))"
+    return stack.django_settings(
+        "WEB_DYNOS",
+        "WEB_CONCURRENCY",
+        "WEB_THREADS",
+        "DATABASE_POOL_MAX_SIZE",
+        "DATABASE_PEAK_CONNECTIONS",
+        "DATABASE_CONNECTION_BUDGET",
+        "SPOTIFY_PAGE_DEADLINE_SECONDS",
     )
-    output = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=BASE_DIR,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
 
 
 def log_in(stack: Stack, listeners: int) -> tuple[dict[str, requests.Session], list[str]]:

@@ -36,6 +36,7 @@ import atexit
 import contextlib
 import datetime
 import ipaddress
+import json
 import os
 import re
 import secrets
@@ -426,6 +427,22 @@ class Stack:
     def fake_calls(self, path: str | None = None, listener: str | None = None) -> int:
         params = {k: v for k, v in {"path": path, "listener": listener}.items() if v}
         return self.fake("calls", params, method="GET")["calls"]
+
+    def django_settings(self, *names: str) -> dict:
+        """Euterpe's settings ``names`` as gunicorn's environment makes them (JSON values)."""
+        code = (
+            "import json, sys; from django.conf import settings; "
+            "print(json.dumps({n: getattr(settings, n) for n in sys.argv[1:]}))"
+        )
+        output = subprocess.run(
+            [sys.executable, "-c", f"import django; django.setup(); {code}", *names],
+            cwd=BASE_DIR,
+            env={**self.env, "DJANGO_SETTINGS_MODULE": "euterpe_site.settings"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return json.loads(output.strip().splitlines()[-1])
 
     # -- the database --
 
