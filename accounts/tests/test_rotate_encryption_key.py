@@ -15,6 +15,7 @@ from django.db import connection
 from accounts.models import SpotifyToken
 from accounts.tests.helpers import browser, log_in
 from accounts.tokens import ReauthenticationRequired, fresh_access_token
+from tests.support import database_url
 
 User = get_user_model()
 BASE_DIR = Path(settings.BASE_DIR)
@@ -22,15 +23,10 @@ BASE_DIR = Path(settings.BASE_DIR)
 
 def manage(*args, encryption_key):
     """``manage.py`` in a new process (fresh key caches) on the test database."""
-    params = connection.settings_dict
-    credentials = params["USER"] or ""
-    if params["PASSWORD"]:
-        credentials += f":{params['PASSWORD']}"
-    host = f"{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}"
     env = {
         **os.environ,
         "ENCRYPTION_KEY": encryption_key,
-        "DATABASE_URL": f"postgres://{credentials}@{host}/{params['NAME']}",
+        "DATABASE_URL": database_url(connection.settings_dict["NAME"]),
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
