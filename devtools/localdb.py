@@ -43,6 +43,9 @@ def _start_private_server():
 
 def resolve():
     """Return (database_url, private_server_or_None)."""
+    if os.environ.get("EUTERPE_PRIVATE_POSTGRES_DATA") and os.environ.get("DATABASE_URL"):
+        # Inside a `localdb run` that started the private server: use that one.
+        return os.environ["DATABASE_URL"], None
     if os.environ.get("EUTERPE_PRIVATE_POSTGRES", "").lower() in {"1", "true", "yes"}:
         return _start_private_server()
     if os.environ.get("DATABASE_URL"):

@@ -32,6 +32,7 @@ def test_the_tests_talk_to_the_private_server_exactly_when_localdb_started_one(d
 
 def test_forcing_the_private_server_wins_over_database_url(monkeypatch):
     started = object()
+    monkeypatch.delenv("EUTERPE_PRIVATE_POSTGRES_DATA", raising=False)
     monkeypatch.setenv("EUTERPE_PRIVATE_POSTGRES", "1")
     monkeypatch.setenv("DATABASE_URL", "postgres://someone@db.example.com/elsewhere")
     monkeypatch.setattr(localdb, "_start_private_server", lambda: ("private-url", started))
@@ -44,3 +45,16 @@ def test_without_forcing_a_given_database_url_is_used(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://someone@db.example.com/elsewhere")
 
     assert localdb.resolve() == ("postgres://someone@db.example.com/elsewhere", None)
+
+
+def test_inside_a_run_that_started_the_private_server_it_is_used_again(monkeypatch):
+    monkeypatch.setenv("EUTERPE_PRIVATE_POSTGRES", "1")
+    monkeypatch.setenv("EUTERPE_PRIVATE_POSTGRES_DATA", "/somewhere/var/pgserver")
+    monkeypatch.setenv("DATABASE_URL", "postgres://postgres@%2Fsomewhere%2Fvar%2Fpgserver/postgres")
+
+    def must_not_start():
+        raise AssertionError("a second private server was started")
+
+    monkeypatch.setattr(localdb, "_start_private_server", must_not_start)
+
+    assert localdb.resolve() == (os.environ["DATABASE_URL"], None)
