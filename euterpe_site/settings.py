@@ -298,6 +298,10 @@ SPOTIFY_PAGE_DEADLINE_SECONDS = 12
 # gunicorn thread for 12 s a view (stats._note_stall).
 SPOTIFY_STALLED_DEADLINE_SECONDS = 3
 SPOTIFY_STALL_SECONDS = 30
+# Spotify's rate limit is per app: after a 429, no page calls Spotify until its
+# Retry-After is over (this long when it sends none; never longer than the maximum).
+SPOTIFY_BACKOFF_DEFAULT_SECONDS = 5
+SPOTIFY_BACKOFF_MAX_SECONDS = 3600
 # Labels the page "demo data" when Euterpe talks to the fake Spotify.
 SPOTIFY_DEMO = env_bool("SPOTIFY_DEMO", False)
 

@@ -17,8 +17,10 @@ RANGED_SECTIONS = ("top_tracks", "top_artists")
 ENTRY_FORMAT = "v2"
 
 
-# Not Spotify content and no listener's: set while Spotify hangs (see stats._note_stall).
+# Not Spotify content and no listener's: set while Spotify hangs (stats._note_stall),
+# and until when Spotify's Retry-After holds for the whole app (stats._note_rate_limit).
 STALLED_KEY = "spotify:stalled"
+BACKOFF_KEY = "spotify:backoff-until"
 
 
 def section_key(user_id, section, time_range=None):

@@ -31,7 +31,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from accounts.tokens import fresh_access_token
 from spotify_stats import client
-from spotify_stats.cache import STALLED_KEY, section_key
+from spotify_stats.cache import BACKOFF_KEY, STALLED_KEY, section_key
 
 logger = logging.getLogger(__name__)
 
@@ -114,54 +114,28 @@ def load_dashboard(user, *, time_range, now=None):
     cache_seconds = settings.SPOTIFY_CACHE_SECONDS
     keys = {name: cache_key(user.pk, name, time_range) for name in SECTIONS}
 
-    # One query finds the cached sections and whether Spotify is stalling.
-    found = cache.get_many([*keys.values(), STALLED_KEY] if cache_seconds > 0 else [STALLED_KEY])
-    sections = {}
-    if cache_seconds > 0:
-        for name, key in keys.items():
-            entry = found.get(key)
-            if entry is not None:
-                sections[name] = _unpack(name, entry)
-
+    # One query finds the cached sections and what Spotify told every page lately.
+    cached_keys = list(keys.values()) if cache_seconds > 0 else []
+    found = cache.get_many([*cached_keys, STALLED_KEY, BACKOFF_KEY])
+    # Sections are only looked up when caching is on, so found holds none otherwise.
+    sections = {name: _unpack(name, found[key]) for name, key in keys.items() if key in found}
     missing = [name for name in SECTIONS if name not in sections]
     if missing:
-        stalled = found.get(STALLED_KEY) is not None
-        deadline = started + (
-            settings.SPOTIFY_STALLED_DEADLINE_SECONDS
-            if stalled
-            else settings.SPOTIFY_PAGE_DEADLINE_SECONDS
-        )
-        # Spotify is stalling when a section is unanswered after the short deadline:
-        # say so at once, so that pages starting meanwhile use the short deadline.
-        # Each section is rendered as soon as its data is in, while the request
-        # thread would otherwise only wait for the slower ones.
-        rendered = {}
-
-        def on_done(name, data):
-            rendered[name] = render_section(name, data, user=user)
-
-        results = _fetch_with_reactive_refresh(
-            user,
-            missing,
-            time_range,
-            deadline,
-            on_stall=lambda: _note_stall(stalled),
-            on_done=on_done,
-        )
-        if stalled and _ran_out_of_time(results, deadline):
-            _note_stall(stalled)  # still hanging: keep the short deadline
-        fetched_at = time.time()
-        fresh = {}
-        for name in missing:
-            result = results[name]
-            if isinstance(result, Exception):
-                sections[name] = _failed_section(user, name, result)
-                continue
-            html = rendered[name] if name in rendered else render_section(name, result, user=user)
-            sections[name] = Section(name, html, fetched_at)
-            fresh[keys[name]] = _pack(html, fetched_at)
-        if fresh and cache_seconds > 0:
-            cache.set_many(fresh, timeout=cache_seconds)
+        backoff = _backoff_remaining(found.get(BACKOFF_KEY), time.time())
+        if backoff:
+            sections.update(_rate_limited_sections(user, missing, backoff))
+        else:
+            sections.update(
+                _fetch_missing(
+                    user,
+                    missing,
+                    time_range=time_range,
+                    keys=keys,
+                    started=started,
+                    stalled=STALLED_KEY in found,
+                    cache_seconds=cache_seconds,
+                )
+            )
 
     recent = sections["recently_played"]
     if not recent.failed:
@@ -172,6 +146,87 @@ def load_dashboard(user, *, time_range, now=None):
     return Dashboard(
         time_range=time_range, sections=sections, as_of=min(times, default=None), now=now
     )
+
+
+def _fetch_missing(user, names, *, time_range, keys, started, stalled, cache_seconds):
+    """Fetch, render and cache the sections the cache did not hold."""
+    deadline = started + (
+        settings.SPOTIFY_STALLED_DEADLINE_SECONDS
+        if stalled
+        else settings.SPOTIFY_PAGE_DEADLINE_SECONDS
+    )
+    # Each section is rendered as soon as its data is in, while the request
+    # thread would otherwise only wait for the slower ones.
+    rendered = {}
+
+    def on_done(name, data):
+        rendered[name] = render_section(name, data, user=user)
+
+    # Spotify is stalling when a section is unanswered after the short deadline:
+    # say so at once, so that pages starting meanwhile use the short deadline.
+    results = _fetch_with_reactive_refresh(
+        user,
+        names,
+        time_range,
+        deadline,
+        on_stall=lambda: _note_stall(stalled),
+        on_done=on_done,
+    )
+    if stalled and _ran_out_of_time(results, deadline):
+        _note_stall(stalled)  # still hanging: keep the short deadline
+    _note_rate_limit(results)
+
+    fetched_at = time.time()
+    sections = {}
+    fresh = {}
+    for name in names:
+        result = results[name]
+        if isinstance(result, Exception):
+            sections[name] = _failed_section(user, name, result)
+            continue
+        html = rendered[name] if name in rendered else render_section(name, result, user=user)
+        sections[name] = Section(name, html, fetched_at)
+        fresh[keys[name]] = _pack(html, fetched_at)
+    if fresh and cache_seconds > 0:
+        cache.set_many(fresh, timeout=cache_seconds)
+    return sections
+
+
+def _note_rate_limit(results):
+    """After Spotify answered 429, no page calls it until its Retry-After is over.
+
+    Spotify counts requests per app, so its Retry-After holds for every listener
+    and every worker: it goes into the shared cache. Without a Retry-After,
+    SPOTIFY_BACKOFF_DEFAULT_SECONDS; never longer than SPOTIFY_BACKOFF_MAX_SECONDS.
+    """
+    waits = [
+        result.retry_after or settings.SPOTIFY_BACKOFF_DEFAULT_SECONDS
+        for result in results.values()
+        if isinstance(result, client.RateLimited)
+    ]
+    if not waits:
+        return
+    seconds = min(max(waits), settings.SPOTIFY_BACKOFF_MAX_SECONDS)
+    cache.set(BACKOFF_KEY, time.time() + seconds, timeout=seconds)
+    logger.warning("Spotify asked Euterpe to slow down: no Spotify calls for %s s", seconds)
+
+
+def _backoff_remaining(until, now):
+    """Whole seconds left of Spotify's Retry-After (0 when none is in force)."""
+    if not isinstance(until, int | float) or until <= now:
+        return 0
+    return max(1, round(until - now))
+
+
+def _rate_limited_sections(user, names, seconds):
+    """Sections Spotify is not asked for, because it asked every caller to wait."""
+    logger.info(
+        "Spotify's Retry-After is in force for %s s more: user %s's missing sections wait",
+        seconds,
+        user.pk,
+    )
+    error = client.RateLimited(seconds)
+    return {name: _failed_section(user, name, error, log=False) for name in names}
 
 
 def _ran_out_of_time(results, deadline):
@@ -374,11 +429,9 @@ def render_section(name, data, *, user):
     return render_to_string(f"spotify_stats/sections/{name}.html", context)
 
 
-def _failed_section(user, name, error):
-    if isinstance(error, DeadlineExceeded):
-        logger.warning("Section %s of user %s: Spotify did not answer in time", name, user.pk)
-    else:
-        logger.warning("Section %s of user %s failed: %r", name, user.pk, error)
+def _failed_section(user, name, error, *, log=True):
+    if log:
+        _log_failure(user, name, error)
     context = {
         "message": failure_message(error),
         "user_name": display_name(user),
@@ -387,6 +440,13 @@ def _failed_section(user, name, error):
     }
     template = "profile" if name == "profile" else "failed"
     return Section(name, render_to_string(f"spotify_stats/sections/{template}.html", context), None)
+
+
+def _log_failure(user, name, error):
+    if isinstance(error, DeadlineExceeded):
+        logger.warning("Section %s of user %s: Spotify did not answer in time", name, user.pk)
+    else:
+        logger.warning("Section %s of user %s failed: %r", name, user.pk, error)
 
 
 def failure_message(error):

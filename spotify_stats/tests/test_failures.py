@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import SpotifyToken
 from spotify_stats import stats
-from spotify_stats.cache import STALLED_KEY
+from spotify_stats.cache import BACKOFF_KEY, STALLED_KEY
 from spotify_stats.tests.helpers import (
     SECTION_IDS,
     failed,
@@ -292,3 +292,49 @@ def test_a_stalled_page_that_runs_out_of_time_keeps_spotify_marked_as_stalled(
         )
         (expires,) = cursor.fetchone()
     assert expires > timezone.now() + timedelta(seconds=20)
+
+
+def test_after_a_429_no_page_calls_spotify_until_its_retry_after_is_over(
+    alice, browser_for, fake_spotify
+):
+    fake_spotify.fail_next(PATHS["top-artists"], 1, 429, retry_after=600)
+    assert failed(html_of(alice.get("/")), "top-artists")
+    bob = browser_for("bob")
+    fake_spotify.reset_counters()
+
+    response = bob.get("/")
+
+    assert response.status_code == 200
+    html = html_of(response)
+    for section_id in SECTION_IDS:
+        assert "Spotify asked Euterpe to slow down" in section(html, section_id), section_id
+    assert fake_spotify.calls() == 0
+
+
+def test_while_spotify_asks_to_wait_cached_sections_are_still_shown(alice, fake_spotify):
+    first = html_of(alice.get("/"))
+    cache.set(BACKOFF_KEY, time.time() + 600, 600)
+    fake_spotify.reset_counters()
+
+    html = html_of(alice.get("/"))
+
+    assert_only_broken(html, None)
+    assert section(html, "top-tracks") == section(first, "top-tracks")
+    assert fake_spotify.calls() == 0
+
+
+def test_a_retry_after_that_has_passed_lets_pages_call_spotify_again(alice, fake_spotify):
+    cache.set(BACKOFF_KEY, time.time() - 1, 600)
+
+    html = html_of(alice.get("/"))
+
+    assert_only_broken(html, None)
+    assert fake_spotify.calls(path=PATHS["top-tracks"]) == 1
+
+
+def test_a_429_that_was_waited_out_leaves_no_backoff(alice, fake_spotify):
+    fake_spotify.fail_next(PATHS["top-tracks"], 1, 429, retry_after=1)
+
+    assert_only_broken(html_of(alice.get("/")), None)
+
+    assert cache.get(BACKOFF_KEY) is None
