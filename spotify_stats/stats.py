@@ -211,6 +211,11 @@ def _note_rate_limit(results):
     logger.warning("Spotify asked Euterpe to slow down: no Spotify calls for %s s", seconds)
 
 
+def backoff_remaining():
+    """Seconds left of a Retry-After Spotify gave Euterpe (0 when none is in force)."""
+    return _backoff_remaining(cache.get(BACKOFF_KEY), time.time())
+
+
 def _backoff_remaining(until, now):
     """Whole seconds left of Spotify's Retry-After (0 when none is in force)."""
     if not isinstance(until, int | float) or until <= now:

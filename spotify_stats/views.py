@@ -64,7 +64,15 @@ def refresh(request):
     cache, so it holds across workers); a second press only says so.
     """
     time_range = stats.parse_time_range(request.POST.get("time_range"))
-    if claim_refresh(request.user.pk, seconds=REFRESH_INTERVAL_SECONDS):
+    wait = stats.backoff_remaining()
+    if wait:
+        # Dropping the cache now would only swap the listener's data for messages.
+        messages.info(
+            request,
+            f"Spotify asked Euterpe to slow down for {wait} more seconds; "
+            "your data stays as it is until then.",
+        )
+    elif claim_refresh(request.user.pk, seconds=REFRESH_INTERVAL_SECONDS):
         forget_listener(request.user.pk)
     else:
         messages.info(

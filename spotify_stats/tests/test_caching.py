@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from spotify_stats import stats
-from spotify_stats.cache import forget_listener, listener_keys
+from spotify_stats.cache import BACKOFF_KEY, forget_listener, listener_keys
 from spotify_stats.tests.helpers import SECTION_IDS, failed, html_of, section, shows
 
 
@@ -140,6 +140,19 @@ def test_refresh_now_works_once_a_minute(alice, fake_spotify):
     assert response.status_code == 200
     assert "at most once a minute" in html_of(response)
     assert fake_spotify.calls(listener="alice") == 0
+
+
+def test_refresh_now_keeps_the_data_while_spotify_asks_to_wait(alice, fake_spotify):
+    before = html_of(alice.get("/"))
+    cache.set(BACKOFF_KEY, time.time() + 120, 120)
+    fake_spotify.reset_counters()
+
+    response = alice.post("/refresh", {"time_range": "medium_term"}, follow=True)
+
+    html = html_of(response)
+    assert "Spotify asked Euterpe to slow down for" in html
+    assert section(html, "top-tracks") == section(before, "top-tracks")
+    assert fake_spotify.calls() == 0
 
 
 def test_refresh_now_limits_each_listener_on_their_own(browser_for, fake_spotify):
