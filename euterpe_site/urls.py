@@ -6,6 +6,7 @@ from euterpe_site import views
 urlpatterns = [
     path("health", views.health, name="health"),
     path("db_check", views.db_check, name="db-check"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     # social-auth's "social" namespace: POST /login/spotify/ begins a login.

@@ -5,7 +5,8 @@ import hmac
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -54,6 +55,12 @@ def db_check(request):
         return JsonResponse({"error": "forbidden"}, status=403)
     report = dbcheck.run(connection)
     return JsonResponse(report.as_json(), status=200 if report.healthy else 503)
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico on every page that names no icon (the admin's)."""
+    return redirect(static("img/euterpe.svg"), permanent=True)
 
 
 def csrf_failure(request, reason=""):

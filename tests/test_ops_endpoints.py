@@ -81,3 +81,13 @@ def test_an_unset_ops_token_matches_nothing(client, db, settings, header):
 
     assert response.status_code in {401, 403}
     assert "tables" not in response.json()
+
+
+def test_favicon_ico_leads_to_the_site_icon(client, db):
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/static/img/euterpe.svg"
+    assert finders.find("img/euterpe.svg")
