@@ -5,11 +5,14 @@ CSP violation, a failing image or a page without a CSP header fails the test.
 """
 
 import re
+import subprocess
+import sys
 
 import psycopg
 import pytest
 from playwright.sync_api import expect
 
+from devtools.stack import BASE_DIR
 from e2e.support import (
     PHONE,
     choose_listener,
@@ -167,3 +170,38 @@ def test_disconnecting_deletes_the_listener_and_logs_them_out(open_page, stack):
     assert "Ångström" not in page.content()
     page.goto(stack.url("/"))
     page.wait_for_url(f"{stack.base_url}/login**")
+
+
+def test_an_admin_sees_listeners_and_refused_logins_but_never_a_token(open_page, stack):
+    listener = open_page()
+    log_in(listener, stack, "carol")
+    refused = open_page()
+    start_login(refused, stack)
+    choose_listener(refused, "stranger")
+    subprocess.run(
+        [sys.executable, "manage.py", "createsuperuser", "--noinput"],
+        cwd=BASE_DIR,
+        env={
+            **stack.env,
+            "DJANGO_SUPERUSER_USERNAME": "operator",
+            "DJANGO_SUPERUSER_PASSWORD": "a-long-admin-password-for-e2e",
+            "DJANGO_SUPERUSER_EMAIL": "operator@example.com",
+        },
+        check=True,
+        capture_output=True,
+    )
+
+    admin = open_page()
+    admin.goto(stack.url("/admin/"))
+    admin.fill("#id_username", "operator")
+    admin.fill("#id_password", "a-long-admin-password-for-e2e")
+    admin.get_by_role("button", name=re.compile("log in", re.I)).click()
+    expect(admin.locator("#site-name")).to_be_visible()
+
+    admin.goto(stack.url("/admin/auth/user/?q=carol"))
+    admin.locator("#result_list tbody th a", has_text="carol").click()
+    expect(admin.locator("body")).to_contain_text("Token expires at")
+    assert "fakeAT-" not in admin.content()
+    assert "fakeRT-" not in admin.content()
+    admin.goto(stack.url("/admin/accounts/refusedlogin/"))
+    expect(admin.locator("#result_list tbody tr")).not_to_have_count(0)
