@@ -25,38 +25,27 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import math
 import os
-import platform
 import re
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psycopg
 import requests
 
+from bench import report
+from bench.report import clear_cache, ms, percentile
 from devtools.stack import BASE_DIR, Stack
 
-DOC = BASE_DIR / "docs" / "benchmarks.md"
 SECTION = "## Dashboard benchmark"
 SMALL_LISTENERS = 20  # generated listeners, 0-30 playlists each
 BIG_LISTENER = "collector"  # 120 playlists: three pages of 50
 WARM_LISTENER = "alice"
 MAX_REQUESTS_PER_PHASE = 50_000
 ROUNDS = 4  # the warm phases alternate /health and the dashboard this many times
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))
-    return ordered[rank]
 
 
 @dataclass
@@ -115,13 +104,6 @@ def _dashboard_ok(response, name: str) -> str | None:
     if not response.url.endswith("/") or name not in response.text:
         return f"not {name}'s dashboard: {response.url}"
     return None
-
-
-def clear_cache(stack: Stack) -> None:
-    """Empty Euterpe's cache table, so the next view is cold."""
-    schema = stack.env.get("DATABASE_SCHEMA", "euterpe")
-    with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        conn.execute(f'DELETE FROM "{schema}".euterpe_cache')
 
 
 class ServerTimes:
@@ -268,27 +250,10 @@ def connection_budget(stack: Stack) -> dict:
     )
 
 
-def machine(load_at_start: tuple[float, float, float]) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        kib = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
-        ram = f"{kib / 1024 / 1024:.1f} GiB RAM"
-    except (OSError, AttributeError):
-        ram = "RAM unknown"
+def machine_and_load(load_at_start: tuple[float, float, float]) -> str:
     # Other work on the machine shows in the numbers; say how busy it was.
     start, end = (", ".join(f"{v:.1f}" for v in load) for load in (load_at_start, os.getloadavg()))
-    return (
-        f"{len(os.sched_getaffinity(0))} CPUs ({cpu}), {ram}, Python {platform.python_version()}; "
-        f"load average {start} at the start, {end} at the end"
-    )
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms"
+    return f"{report.machine()}; load average {start} at the start, {end} at the end"
 
 
 def run(args) -> int:
@@ -430,8 +395,8 @@ def run(args) -> int:
     for error in errors[:10]:
         print(f"error: {error}")
     if args.write:
-        write_section(table)
-        print(f"Written to {DOC.relative_to(BASE_DIR)}")
+        report.write_section(SECTION, table)
+        print(f"Written to {report.DOC.relative_to(BASE_DIR)}")
     missed = [row[0] for row in rows if not row[3]]
     if missed:
         print("Missed targets: " + "; ".join(missed), file=sys.stderr)
@@ -444,7 +409,7 @@ def render(rows, args, threads: int, budget: dict, load_at_start) -> str:
     lines = [
         SECTION,
         "",
-        f"Run `make bench` ({today}) on {machine(load_at_start)}.",
+        f"Run `make bench` ({today}) on {machine_and_load(load_at_start)}.",
         f"gunicorn as the Procfile starts it ({budget['WEB_CONCURRENCY']} workers x "
         f"{budget['WEB_THREADS']} threads, DEBUG off, plain HTTP behind a simulated router "
         f"sending `X-Forwarded-Proto: https`); the fake Spotify answers every call after "
@@ -464,18 +429,6 @@ def render(rows, args, threads: int, budget: dict, load_at_start) -> str:
     for measure, result, target, met in rows:
         lines.append(f"| {measure} | {result} | {target} | {'yes' if met else '**NO**'} |")
     return "\n".join(lines) + "\n"
-
-
-def write_section(table: str) -> None:
-    """Replace (or add) this script's section of docs/benchmarks.md, keeping the others."""
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: table + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + table
-    DOC.write_text(text.rstrip("\n") + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,6 @@ import argparse
 import contextlib
 import datetime
 import os
-import platform
 import re
 import signal
 import sys
@@ -49,9 +48,10 @@ import psutil
 import psycopg
 import requests
 
+from bench import report
+from bench.report import clear_cache, ms, percentile
 from devtools.stack import BASE_DIR, Stack
 
-DOC = BASE_DIR / "docs" / "benchmarks.md"
 SECTION = "## Load and failure test"
 WEB_API_PATHS = (
     "/v1/me",
@@ -87,18 +87,6 @@ class Record:
     status: int | None  # None: no HTTP answer (connection reset, timeout)
     problem: str | None = None  # a 200 that is not the expected page, or the exception
     body: str = ""
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
-
-
-def ms(seconds: float) -> str:
-    return "-" if seconds != seconds else f"{seconds * 1000:.0f} ms"
 
 
 class Load:
@@ -287,13 +275,6 @@ class Phase:
 
 # gunicorn's access log line for a dashboard request; the last field is its own time.
 DASHBOARD_LINE = re.compile(r'"GET / HTTP/1\.1" \d+ \S+ (\d+)ms')
-
-
-def clear_cache(stack: Stack) -> None:
-    """Empty Euterpe's cache table, so that the next views ask Spotify."""
-    schema = stack.env.get("DATABASE_SCHEMA", "euterpe")
-    with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        conn.execute(f'DELETE FROM "{schema}".euterpe_cache')
 
 
 def run_phase(name, load: Load, duration: float, body=None, after=None) -> Phase:
@@ -517,19 +498,6 @@ def log_in(stack: Stack, listeners: int) -> tuple[dict[str, requests.Session], l
     return sessions, errors
 
 
-def machine() -> str:
-    cpu = platform.machine()
-    ram = "RAM unknown"
-    with contextlib.suppress(OSError, AttributeError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        kib = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
-        ram = f"{kib / 1024 / 1024:.1f} GiB RAM"
-    return f"nproc {os.cpu_count()}, {cpu}, {ram}, Python {platform.python_version()}"
-
-
 def latency_row(records: list[Record]) -> str:
     latencies = [r.latency for r in records if r.status is not None]
     return (
@@ -543,7 +511,7 @@ def render(args, config, phases, sampler, login_seconds, login_errors, started_a
     lines = [
         SECTION,
         "",
-        f"Run `make loadtest` ({started_at:%Y-%m-%d %H:%M} UTC) on {machine()}.",
+        f"Run `make loadtest` ({started_at:%Y-%m-%d %H:%M} UTC) on {report.machine()}.",
         f"Command: `python -m bench.loadtest --listeners {args.listeners} "
         f"--duration {args.duration:g} --think {args.think:g} --latency {args.latency:g}`.",
         f"gunicorn as the Procfile starts it ({config['WEB_CONCURRENCY']} workers x "
@@ -591,18 +559,6 @@ def render(args, config, phases, sampler, login_seconds, login_errors, started_a
         for note in phase.notes:
             lines.append(f"- {phase.name}: {note}.")
     return "\n".join(lines) + "\n"
-
-
-def write_section(text: str) -> None:
-    """Replace (or add) this script's section of docs/benchmarks.md, keeping the others."""
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    current = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        current = pattern.sub(lambda _: text + "\n", current, count=1)
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    DOC.write_text(current.rstrip("\n") + "\n")
 
 
 def run(args) -> int:
@@ -683,8 +639,8 @@ def measure(args, stack: Stack, database: PrivatePostgres, started_at) -> int:
     print()
     print(text)
     if args.write:
-        write_section(text)
-        print(f"Written to {DOC.relative_to(BASE_DIR)}")
+        report.write_section(SECTION, text)
+        print(f"Written to {report.DOC.relative_to(BASE_DIR)}")
     missed = [f"{p.name}: {what}" for p in phases for what, _, met in p.checks if not met]
     if not budget_met:
         missed.append(f"PostgreSQL connections peaked at {peak}, over the budget")
