@@ -205,3 +205,12 @@ def test_an_admin_sees_listeners_and_refused_logins_but_never_a_token(open_page,
     assert "fakeRT-" not in admin.content()
     admin.goto(stack.url("/admin/accounts/refusedlogin/"))
     expect(admin.locator("#result_list tbody tr")).not_to_have_count(0)
+
+
+def test_no_authorization_code_or_state_reaches_gunicorns_access_log(open_page, stack):
+    log_in(open_page(), stack, "alice")
+
+    log = stack.gunicorn_log.read_text()
+    assert '"GET /callback HTTP/1.1" 302' in log
+    assert "code=" not in log
+    assert "state=" not in log

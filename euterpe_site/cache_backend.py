@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.db import DatabaseCache as DjangoDatabaseCache
-from django.db import connections, router
+from django.db import DatabaseError, connections, router, transaction
 from django.utils.timezone import now as tz_now
 
 
@@ -35,6 +35,16 @@ class DatabaseCache(DjangoDatabaseCache):
                 expires,
             ]
         table = connection.ops.quote_name(self._table)
+        try:
+            # A savepoint inside a transaction: a failure must not abort the caller's.
+            with transaction.atomic(using=db):
+                self._upsert(connection, db, table, rows, len(data))
+        except DatabaseError:
+            # Like Django's own set(): a cache that cannot be written is no error.
+            return list(data)
+        return []
+
+    def _upsert(self, connection, db, table, rows, count_of_keys):
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT COUNT(*) FROM {table}")
             count = cursor.fetchone()[0]
@@ -42,9 +52,8 @@ class DatabaseCache(DjangoDatabaseCache):
                 self._cull(db, cursor, tz_now().replace(microsecond=0), count)
             cursor.execute(
                 f"INSERT INTO {table} (cache_key, value, expires) VALUES "
-                + ", ".join(["(%s, %s, %s)"] * len(data))
+                + ", ".join(["(%s, %s, %s)"] * count_of_keys)
                 + " ON CONFLICT (cache_key) DO UPDATE"
                 " SET value = EXCLUDED.value, expires = EXCLUDED.expires",
                 rows,
             )
-        return []

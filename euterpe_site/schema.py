@@ -8,12 +8,16 @@ closed: it checks `current_schema()` once when a process starts serving, in
 """
 
 import logging
+import sys
 
 from django.conf import settings
 from django.db import DatabaseError, ProgrammingError, connection
+from django.db.backends.base.base import NO_DB_ALIAS
 from django.http import HttpResponse
 
 logger = logging.getLogger(__name__)
+
+WORKER_BOOT_ERROR = 3
 
 
 class SchemaError(Exception):
@@ -80,10 +84,39 @@ def verify_schema(conn):
             f"Refusing to run: schema {expected!r} does not exist or this role may not use "
             f"it (search_path {search_path!r}). Run `manage.py migrate` to create it."
         )
-    raise SchemaMismatch(
+    raise SchemaMismatch(_mismatch_message(current, search_path))
+
+
+# Aliases whose connections this process has seen in DATABASE_SCHEMA.
+_checked_aliases = set()
+
+
+def guard_connection(conn):
+    """Raise SchemaMismatch if a new connection's current schema is another one.
+
+    Runs as each connection starts (with the pool, at every checkout) but queries
+    once per process and alias. A missing schema (current_schema() is NULL) is
+    let through: nothing can be written then, and `migrate` must be able to
+    create it. Django's own connection to the `postgres` database (creating the
+    test database) is left alone.
+    """
+    if conn.alias in _checked_aliases or conn.alias == NO_DB_ALIAS:
+        return
+    with conn.connection.cursor() as cursor:
+        cursor.execute("SELECT current_schema(), current_setting('search_path')")
+        current, search_path = cursor.fetchone()
+    if current is None:
+        return
+    if current != settings.DATABASE_SCHEMA:
+        raise SchemaMismatch(_mismatch_message(current, search_path))
+    _checked_aliases.add(conn.alias)
+
+
+def _mismatch_message(current, search_path):
+    return (
         f"Refusing to run: the database connection's current schema is {current!r} "
-        f"(search_path {search_path!r}), not {expected!r}. Connect directly, not through "
-        f"a transaction pooler that drops the startup option."
+        f"(search_path {search_path!r}), not {settings.DATABASE_SCHEMA!r}. Connect directly, "
+        f"not through a transaction pooler that drops the startup option."
     )
 
 
@@ -110,7 +143,10 @@ def verify_at_startup():
     try:
         guard.check()
     except SchemaMismatch as error:
-        raise SystemExit(str(error)) from None
+        print(error, file=sys.stderr, flush=True)
+        # 3 is gunicorn's "worker failed to boot": the master stops instead of
+        # starting workers forever.
+        raise SystemExit(WORKER_BOOT_ERROR) from None
     except DatabaseError as error:
         logger.warning("Schema check deferred to the first request: %s", error)
     finally:

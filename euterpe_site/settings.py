@@ -75,6 +75,14 @@ def env_list(name, default=()):
     return items or list(default)
 
 
+def env_url(name, default):
+    value = os.environ.get(name, "").strip() or default
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        _fail(f"{name} must be an http(s) URL such as {default}, got {value!r}")
+    return value.rstrip("/")
+
+
 def _origin(url):
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -91,6 +99,9 @@ if not SECRET_KEY:
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+if not ALLOWED_HOSTS:
+    # Django would answer every request with a 400; say why at start-up instead.
+    _fail("ALLOWED_HOSTS environment variable must be set (comma list of host names)")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -151,8 +162,17 @@ TEMPLATES = [
 # (never a session-level SET, which a transaction pooler would leak), and
 # names itself so the operator can tell the apps apart in pg_stat_activity.
 DATABASE_SCHEMA = os.environ.get("DATABASE_SCHEMA", "euterpe").strip()
-if not DATABASE_SCHEMA.isidentifier() or DATABASE_SCHEMA.lower() == "public":
-    _fail(f"DATABASE_SCHEMA must be a plain identifier other than public, got {DATABASE_SCHEMA!r}")
+# Lower case only: the startup option folds an unquoted name to lower case, so
+# "Euterpe" would create one schema and search another.
+if (
+    not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", DATABASE_SCHEMA)
+    or DATABASE_SCHEMA == "public"
+    or DATABASE_SCHEMA.startswith("pg_")
+):
+    _fail(
+        "DATABASE_SCHEMA must be a lower-case name (letters, digits, _) other than public "
+        f"and not starting with pg_, got {DATABASE_SCHEMA!r}"
+    )
 
 LOCAL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
@@ -283,12 +303,10 @@ SPOTIFY_SCOPE = os.environ.get(
     "user-read-recently-played user-top-read user-read-private user-read-email "
     "playlist-read-private playlist-read-collaborative",
 )
-SPOTIFY_AUTH_BASE_URL = os.environ.get(
-    "SPOTIFY_AUTH_BASE_URL", "https://accounts.spotify.com"
-).rstrip("/")
-SPOTIFY_API_BASE_URL = os.environ.get("SPOTIFY_API_BASE_URL", "https://api.spotify.com/v1").rstrip(
-    "/"
-)
+
+
+SPOTIFY_AUTH_BASE_URL = env_url("SPOTIFY_AUTH_BASE_URL", "https://accounts.spotify.com")
+SPOTIFY_API_BASE_URL = env_url("SPOTIFY_API_BASE_URL", "https://api.spotify.com/v1")
 SPOTIFY_CACHE_SECONDS = env_int("SPOTIFY_CACHE_SECONDS", 300)
 # The dashboard answers within this even when Spotify hangs (sections still
 # waiting are shown as unavailable); well under gunicorn's and Heroku's 30 s.

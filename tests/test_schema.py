@@ -206,7 +206,9 @@ def test_wsgi_refuses_to_boot_when_the_schema_does_not_exist(db):
 
     result = run_python("import euterpe_site.wsgi", env)
 
-    assert result.returncode != 0
+    # 3 is gunicorn's "worker failed to boot": the master halts instead of
+    # starting new workers forever.
+    assert result.returncode == 3
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         "Refusing to run: schema 'nowhere' does not exist or this role may not use it "
@@ -234,3 +236,53 @@ def test_connections_name_themselves_and_search_only_euterpe(db):
             "FROM pg_stat_activity WHERE pid = pg_backend_pid()"
         )
         assert cursor.fetchone() == ("euterpe", "euterpe")
+
+
+def _wrapper_with_search_path(search_path, alias):
+    """A connection like the default one, but whose startup option asks for ``search_path``
+    (what a pooler dropping Euterpe's option amounts to), without the pool."""
+    from euterpe_site.postgresql.base import DatabaseWrapper
+
+    params = {**connection.settings_dict}
+    params["OPTIONS"] = {
+        **{k: v for k, v in params["OPTIONS"].items() if k != "pool"},
+        "options": f"-c search_path={search_path}",
+    }
+    return DatabaseWrapper(params, alias=alias)
+
+
+def test_every_connection_in_another_schema_is_refused_whatever_the_process_runs(db):
+    wrong = _wrapper_with_search_path("public", alias="pooler_dropped_the_option")
+    try:
+        with pytest.raises(schema.SchemaMismatch, match="current schema is 'public'"):
+            wrong.ensure_connection()
+    finally:
+        wrong.close()
+
+
+def test_a_connection_to_a_missing_schema_is_let_through_for_migrate_to_create_it(db):
+    missing = _wrapper_with_search_path("not_created_yet", alias="before_migrate")
+    try:
+        missing.ensure_connection()
+        with missing.cursor() as cursor:
+            cursor.execute("SELECT current_schema()")
+            assert cursor.fetchone() == (None,)
+    finally:
+        missing.close()
+
+
+def test_a_management_command_refuses_to_run_in_the_wrong_schema(db):
+    """purge_expired deletes sessions: in `public` they would be the neighbour's."""
+    url = database_url(connection.settings_dict["NAME"])
+    result = run_python(
+        "import django; from django.conf import settings; "
+        "django.setup(); "
+        "settings.DATABASES['default']['OPTIONS']['options'] = '-c search_path=public'; "
+        "from django.core.management import call_command; call_command('purge_expired')",
+        production_env(DATABASE_URL=url),
+    )
+
+    assert result.returncode != 0
+    assert "Refusing to run: the database connection's current schema is 'public'" in (
+        result.stderr
+    )

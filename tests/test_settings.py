@@ -113,11 +113,26 @@ def test_secret_key_fallbacks_are_a_comma_separated_list():
     assert values["SECRET_KEY_FALLBACKS"] == ["old-key-1", "old-key-2"]
 
 
-@pytest.mark.parametrize("schema", ["public", "PUBLIC", "euterpe; drop"])
-def test_database_schema_must_be_a_plain_identifier_other_than_public(schema):
+@pytest.mark.parametrize("schema", ["public", "PUBLIC", "euterpe; drop", "Euterpe", "pg_temp"])
+def test_database_schema_must_be_a_lower_case_name_other_than_public(schema):
     stderr = _start_up_fails_with(production_env(DATABASE_SCHEMA=schema))
 
-    assert stderr.startswith("DATABASE_SCHEMA must be a plain identifier other than public")
+    assert stderr.startswith("DATABASE_SCHEMA must be a lower-case name")
+    assert stderr.count("\n") == 1
+
+
+def test_without_allowed_hosts_start_up_stops_with_one_line():
+    stderr = _start_up_fails_with(production_env(ALLOWED_HOSTS=None))
+
+    assert stderr == ("ALLOWED_HOSTS environment variable must be set (comma list of host names)\n")
+
+
+@pytest.mark.parametrize("name", ["SPOTIFY_AUTH_BASE_URL", "SPOTIFY_API_BASE_URL"])
+@pytest.mark.parametrize("value", ["accounts.spotify.com", "ftp://x", "https://"])
+def test_a_spotify_base_url_must_be_an_http_url(name, value):
+    stderr = _start_up_fails_with(production_env(**{name: value}))
+
+    assert stderr.startswith(f"{name} must be an http(s) URL")
     assert stderr.count("\n") == 1
 
 
