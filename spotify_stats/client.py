@@ -588,8 +588,7 @@ def _request(
 ) -> dict:
     """Call Spotify once, maybe twice (see the module docstring); the JSON object.
 
-    Raises the domain errors; never lets a requests exception out for
-    transport failures.
+    Raises the domain errors; never lets a requests exception out.
     """
     headers = {"Accept": "application/json"}
     if access_token is not None:
@@ -625,6 +624,18 @@ def _request(
             if attempt == 1 and may_retry and _has_room(deadline):
                 continue
             raise SpotifyUnavailable(f"Spotify did not answer {method} {path}") from exc
+        except requests.RequestException as exc:
+            # Any other requests failure (a body that is not the gzip it claims,
+            # an odd header, a bad base URL): unusable, and not worth a retry.
+            # Only the class is logged: the message may carry the URL.
+            logger.warning(
+                "Spotify %s %s failed after %.3fs: %s",
+                method,
+                path,
+                time.monotonic() - started,
+                type(exc).__name__,
+            )
+            raise BadResponse(f"Spotify's answer to {method} {path} was unusable") from exc
         status = response.status_code
         logger.info("Spotify %s %s %s %.3fs", method, path, status, time.monotonic() - started)
         if status == 429:
@@ -676,7 +687,8 @@ def _never_sent(exc: requests.RequestException) -> bool:
 
 def _retry_after(response: requests.Response) -> int | None:
     value = response.headers.get("Retry-After", "").strip()
-    return int(value) if value.isdigit() else None
+    # isdigit() alone is true for "²", which int() refuses.
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 def _error_for(response: requests.Response) -> SpotifyError:
@@ -754,7 +766,10 @@ def _parse_time(value: Any) -> datetime | None:
         return None
     if moment.tzinfo is None:  # Spotify's times are UTC even when unmarked
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # "9999-12-31T23:59:59-01:00" is past year 9999 in UTC
+        return None
 
 
 def _str(value: Any) -> str | None:
@@ -766,8 +781,9 @@ def _int(value: Any) -> int | None:
 
 
 def _int_text(value: Any) -> int | None:
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
+    if isinstance(value, str):
+        # isdigit() alone is true for "²", which int() refuses.
+        return int(value) if value.isascii() and value.isdigit() else None
     return _int(value)
 
 

@@ -323,7 +323,8 @@ def fetch_sections(
     as soon as a section's data is complete. Both run in the calling thread.
 
     Returns ``{name: data}`` where data is what the section's template needs, or
-    the ``client.SpotifyError`` the section failed with, or ``DeadlineExceeded``.
+    the ``client.SpotifyError`` the section failed with (``client.BadResponse``
+    for any other exception a fetch raised), or ``DeadlineExceeded``.
     ``playlists`` is the list of every playlist: its first page is fetched with
     the other sections, the remaining pages all at once when it tells the total.
     Worker threads get only the token: they never touch the database.
@@ -374,6 +375,14 @@ def fetch_sections(
                     value = future.result()
                 except client.SpotifyError as error:
                     results.setdefault(name, error)
+                    continue
+                except Exception:
+                    # Spotify's answer broke the client in a way it did not
+                    # foresee: that section's message, never a 500 page.
+                    logger.exception("Section %s failed unexpectedly", name)
+                    results.setdefault(
+                        name, client.BadResponse(f"Spotify's answer for {name} was unusable")
+                    )
                     continue
                 if name != "playlists":
                     complete(name, value)

@@ -1,0 +1,310 @@
+"""Answers the fake Spotify cannot give: each costs one section a message, never the page.
+
+A tiny stdlib HTTP server stands between Euterpe and the fake: it passes every
+call on to the fake unchanged, except on the paths a test rewrites, where it
+answers the way the test needs (a body that is not the gzip it claims to be,
+a Retry-After of "²", a cursor of "²", a time past year 9999, JSON nested too
+deep to decode).
+"""
+
+import json
+import logging
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from spotify_stats import client
+from spotify_stats.tests.helpers import SECTION_IDS, failed, html_of, section
+
+TOP_TRACKS = "/v1/me/top/tracks"
+RECENTLY_PLAYED = "/v1/me/player/recently-played"
+FAR_FUTURE = "9999-12-31T23:59:59-01:00"  # UTC is past year 9999
+NOT_GZIP = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+JSON = {"Content-Type": "application/json"}
+
+
+class _OddSpotify(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, upstream):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.upstream = upstream
+        # path -> answer(upstream_response) -> (status, headers, body bytes)
+        self.rewrites = {}
+        self.calls = Counter()
+
+    @property
+    def api_base_url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def rewrite(self, path, answer):
+        self.rewrites[path] = answer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        path = urlsplit(self.path).path
+        self.server.calls[path] += 1
+        real = requests.get(
+            f"{self.server.upstream}{self.path}",
+            headers={"Authorization": self.headers.get("Authorization", "")},
+            timeout=10,
+        )
+        rewrite = self.server.rewrites.get(path)
+        if rewrite is None:
+            status, headers, body = real.status_code, JSON, real.content
+        else:
+            status, headers, body = rewrite(real)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def odd_spotify(fake_spotify, settings):
+    """The odd server in front of the fake, with Euterpe's Web API calls pointed at it."""
+    server = _OddSpotify(fake_spotify.base_url)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    settings.SPOTIFY_API_BASE_URL = server.api_base_url
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def alice(browser_for, odd_spotify):
+    """alice logged in (against the fake), her Web API calls going through the odd server."""
+    return browser_for("alice")
+
+
+@pytest.fixture
+def alice_token(spotify_login, odd_spotify):
+    return spotify_login("alice")["access_token"]
+
+
+def assert_only_broken(html, broken):
+    for section_id in SECTION_IDS:
+        assert failed(html, section_id) == (section_id == broken), section_id
+
+
+def edited(change):
+    """An answer: the fake's JSON, with ``change(body)`` applied to it."""
+
+    def answer(real):
+        body = real.json()
+        change(body)
+        return 200, JSON, json.dumps(body).encode()
+
+    return answer
+
+
+def fixed(status, headers, body):
+    return lambda real: (status, headers, body)
+
+
+def set_cursor_before(body):
+    body["cursors"]["before"] = "²"
+
+
+def set_first_played_at(body):
+    body["items"][0]["played_at"] = FAR_FUTURE
+
+
+# --- the dashboard -----------------------------------------------------------
+
+
+def test_a_body_that_is_not_the_gzip_it_claims_fails_only_that_section(alice, odd_spotify):
+    odd_spotify.rewrite(TOP_TRACKS, fixed(200, NOT_GZIP, b'{"items": []}'))
+
+    response = alice.get("/")
+
+    assert response.status_code == 200
+    html = html_of(response)
+    assert_only_broken(html, "top-tracks")
+    assert "could not read" in section(html, "top-tracks")
+    assert odd_spotify.calls[TOP_TRACKS] == 1  # not retried
+
+
+def test_a_retry_after_of_a_superscript_digit_fails_only_that_section(alice, odd_spotify):
+    odd_spotify.rewrite(
+        TOP_TRACKS,
+        fixed(429, {**JSON, "Retry-After": "²"}, b'{"error": {"status": 429, "message": "slow"}}'),
+    )
+
+    response = alice.get("/")
+
+    assert response.status_code == 200
+    html = html_of(response)
+    assert_only_broken(html, "top-tracks")
+    assert "Spotify asked Euterpe to slow down" in section(html, "top-tracks")
+
+
+def test_a_superscript_digit_cursor_is_ignored_and_the_plays_show(alice, odd_spotify):
+    odd_spotify.rewrite(RECENTLY_PLAYED, edited(set_cursor_before))
+
+    response = alice.get("/")
+
+    assert response.status_code == 200
+    assert_only_broken(html_of(response), None)
+
+
+def test_a_play_time_past_year_9999_skips_that_play_and_the_rest_show(alice, odd_spotify):
+    odd_spotify.rewrite(RECENTLY_PLAYED, edited(set_first_played_at))
+
+    response = alice.get("/")
+
+    assert response.status_code == 200
+    assert_only_broken(html_of(response), None)
+
+
+def test_json_nested_too_deep_to_decode_fails_only_that_section(alice, odd_spotify, caplog):
+    # json.loads raises RecursionError, which is no ValueError: the client lets
+    # it out, and fetch_sections is what keeps it from ending the page.
+    odd_spotify.rewrite(TOP_TRACKS, fixed(200, JSON, b"[" * 100_000))
+
+    with caplog.at_level(logging.ERROR, logger="spotify_stats.stats"):
+        response = alice.get("/")
+
+    assert response.status_code == 200
+    html = html_of(response)
+    assert_only_broken(html, "top-tracks")
+    assert "could not read" in section(html, "top-tracks")
+    assert "Section top_tracks failed unexpectedly" in caplog.text
+
+
+@pytest.mark.parametrize("base_url", ["spotify.invalid/v1", "http:///v1"])
+def test_a_broken_api_base_url_fails_every_section_not_the_page(browser_for, settings, base_url):
+    alice = browser_for("alice")
+    settings.SPOTIFY_API_BASE_URL = base_url
+
+    response = alice.get("/")
+
+    assert response.status_code == 200
+    html = html_of(response)
+    for section_id in SECTION_IDS:
+        assert "could not read" in section(html, section_id), section_id
+
+
+# --- the client --------------------------------------------------------------
+
+
+def test_a_body_that_is_not_the_gzip_it_claims_is_a_bad_response(alice_token, odd_spotify, caplog):
+    odd_spotify.rewrite(TOP_TRACKS, fixed(200, NOT_GZIP, b'{"items": []}'))
+
+    with (
+        caplog.at_level(logging.WARNING, logger="spotify_stats.client"),
+        pytest.raises(client.BadResponse),
+    ):
+        client.get_top_tracks(alice_token)
+
+    assert odd_spotify.calls[TOP_TRACKS] == 1
+    assert "ContentDecodingError" in caplog.text
+    assert alice_token not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("base_url", "error"),
+    [("spotify.invalid/v1", "MissingSchema"), ("http:///v1", "InvalidURL")],
+)
+def test_a_broken_api_base_url_is_a_bad_response(settings, caplog, base_url, error):
+    settings.SPOTIFY_API_BASE_URL = base_url
+
+    with (
+        caplog.at_level(logging.WARNING, logger="spotify_stats.client"),
+        pytest.raises(client.BadResponse),
+    ):
+        client.get_profile("a-secret-token")
+
+    assert error in caplog.text
+    assert "a-secret-token" not in caplog.text
+
+
+def test_a_retry_after_of_a_superscript_digit_is_rate_limited_without_a_wait(
+    alice_token, odd_spotify
+):
+    odd_spotify.rewrite(
+        TOP_TRACKS,
+        fixed(429, {**JSON, "Retry-After": "²"}, b'{"error": {"status": 429, "message": "slow"}}'),
+    )
+
+    with pytest.raises(client.RateLimited) as raised:
+        client.get_top_tracks(alice_token)
+
+    assert raised.value.retry_after is None
+
+
+def test_a_superscript_digit_cursor_reads_as_no_cursor(alice_token, odd_spotify):
+    odd_spotify.rewrite(RECENTLY_PLAYED, edited(set_cursor_before))
+
+    recent = client.get_recently_played(alice_token)
+
+    assert recent.cursor_before is None
+    assert recent.items
+
+
+def test_a_play_time_past_year_9999_is_skipped(alice_token, odd_spotify):
+    real = client.get_recently_played(alice_token)
+    odd_spotify.rewrite(RECENTLY_PLAYED, edited(set_first_played_at))
+
+    recent = client.get_recently_played(alice_token)
+
+    assert len(recent.items) == len(real.items) - 1
+
+
+# --- the helpers -------------------------------------------------------------
+
+
+def _answer_with_retry_after(value):
+    response = requests.Response()
+    response.status_code = 429
+    response.headers["Retry-After"] = value
+    return response
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("7", 7), (" 30 ", 30), ("²", None), ("٣", None), ("-1", None), ("1.5", None), ("", None)],
+)
+def test_retry_after_reads_only_ascii_digits(value, expected):
+    assert client._retry_after(_answer_with_retry_after(value)) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1700000000000", 1700000000000),
+        (42, 42),
+        ("²", None),
+        ("٣", None),
+        ("x", None),
+        (None, None),
+        (True, None),
+    ],
+)
+def test_int_text_reads_only_ascii_digits(value, expected):
+    assert client._int_text(value) == expected
+
+
+@pytest.mark.parametrize("value", [FAR_FUTURE, "0001-01-01T00:00:00+01:00", "not a time", 17, None])
+def test_parse_time_gives_none_for_what_it_cannot_read(value):
+    assert client._parse_time(value) is None
+
+
+def test_parse_time_reads_spotifys_times_as_utc():
+    moment = client._parse_time("2026-05-01T12:30:00.123Z")
+
+    assert moment.isoformat() == "2026-05-01T12:30:00.123000+00:00"
