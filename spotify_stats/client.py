@@ -721,7 +721,7 @@ def _error_for(response: requests.Response) -> SpotifyError:
 def _json_object(response: requests.Response) -> dict:
     try:
         body = response.json()
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise BadResponse("Spotify's answer is not JSON", status=response.status_code) from exc
     if not isinstance(body, dict):
         raise BadResponse("Spotify's answer is not a JSON object", status=response.status_code)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from spotify_stats import client
+from spotify_stats import client, stats
 from spotify_stats.tests.helpers import SECTION_IDS, failed, html_of, section
 
 TOP_TRACKS = "/v1/me/top/tracks"
@@ -171,19 +171,32 @@ def test_a_play_time_past_year_9999_skips_that_play_and_the_rest_show(alice, odd
     assert_only_broken(html_of(response), None)
 
 
-def test_json_nested_too_deep_to_decode_fails_only_that_section(alice, odd_spotify, caplog):
-    # json.loads raises RecursionError, which is no ValueError: the client lets
-    # it out, and fetch_sections is what keeps it from ending the page.
+def test_json_nested_too_deep_to_decode_fails_only_that_section(alice, odd_spotify):
+    # json.loads raises RecursionError, which is no ValueError.
     odd_spotify.rewrite(TOP_TRACKS, fixed(200, JSON, b"[" * 100_000))
 
-    with caplog.at_level(logging.ERROR, logger="spotify_stats.stats"):
-        response = alice.get("/")
+    response = alice.get("/")
 
     assert response.status_code == 200
     html = html_of(response)
     assert_only_broken(html, "top-tracks")
     assert "could not read" in section(html, "top-tracks")
-    assert "Section top_tracks failed unexpectedly" in caplog.text
+
+
+def test_an_unexpected_error_in_a_section_fails_only_that_section(alice, monkeypatch, caplog):
+    """Defence in depth: whatever escapes the client costs one section, never the page."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug, not Spotify")
+
+    monkeypatch.setitem(stats._FETCHERS, "top_artists", broken)
+    with caplog.at_level(logging.ERROR, logger="spotify_stats.stats"):
+        response = alice.get("/")
+
+    assert response.status_code == 200
+    html = html_of(response)
+    assert_only_broken(html, "top-artists")
+    assert "Section top_artists failed unexpectedly" in caplog.text
 
 
 @pytest.mark.parametrize("base_url", ["spotify.invalid/v1", "http:///v1"])
