@@ -8,6 +8,7 @@ can point it at the fake Spotify) and fetches the profile through
 """
 
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 from social_core.backends.spotify import SpotifyOAuth2 as BaseSpotifyOAuth2
 from social_core.exceptions import AuthException, AuthProviderError
 
@@ -62,6 +63,7 @@ class SpotifyOAuth2(BaseSpotifyOAuth2):
             "email": "",
         }
 
+    @sensitive_variables()
     def user_data(self, access_token, *args, **kwargs):
         """The listener's profile as ``{"id", "display_name"}``.
 

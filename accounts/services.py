@@ -17,6 +17,16 @@ FIRST_NAME_MAX_LENGTH = 150
 USER_AGENT_MAX_LENGTH = 300
 # How long the admin sees refused logins (the privacy page says so).
 REFUSED_LOGIN_RETENTION = timedelta(days=90)
+# social-auth's name of the Spotify backend (UserSocialAuth.provider).
+SPOTIFY_PROVIDER = "spotify"
+
+
+class UsernameTaken(Exception):
+    """A Django user named like the Spotify id exists but is not that Spotify account's.
+
+    Say a superuser ``bob`` made with ``createsuperuser``: the Spotify account
+    whose id is ``bob`` must not log in as them.
+    """
 
 
 def display_name(user):
@@ -32,10 +42,14 @@ def one_line(text):
 def listener_for_login(*, spotify_id, spotify_name):
     """The Django user of Spotify account ``spotify_id``, created on first login.
 
-    One user per Spotify account, keyed by ``username == spotify_id``. The display
-    name (``first_name``, cut to 150 characters; "" when Spotify has none) is
-    updated at every login. Two first logins racing for one account end with one
-    user. Returns ``(user, created)``.
+    One user per Spotify account, keyed by ``username == spotify_id``. An existing
+    user of that name is only theirs when it is already linked to this Spotify
+    account (a ``UserSocialAuth`` with provider "spotify" and uid ``spotify_id``:
+    an earlier login, or a racing one that linked it first); any other raises
+    UsernameTaken, and nothing of that user changes. The display name
+    (``first_name``, cut to 150 characters; "" when Spotify has none) is updated
+    at every login. Two first logins racing for one account end with one user.
+    Returns ``(user, created)``.
     """
     user_model = get_user_model()
     first_name = (spotify_name or "")[:FIRST_NAME_MAX_LENGTH]
@@ -46,6 +60,8 @@ def listener_for_login(*, spotify_id, spotify_name):
             )
     except IntegrityError:
         user, created = user_model.objects.get(username=spotify_id), False
+    if not created and not _linked_to(user, spotify_id):
+        raise UsernameTaken(spotify_id)
     if not created and user.first_name != first_name:
         user.first_name = first_name
         user.save(update_fields=["first_name"])
@@ -55,15 +71,32 @@ def listener_for_login(*, spotify_id, spotify_name):
     return user, created
 
 
+def _linked_to(user, spotify_id):
+    return UserSocialAuth.objects.filter(
+        user_id=user.pk, provider=SPOTIFY_PROVIDER, uid=spotify_id
+    ).exists()
+
+
 def record_refused_login(*, reason, user_agent=""):
     """Remember that Spotify turned a listener away, for the admin to see.
 
     Records older than REFUSED_LOGIN_RETENTION are deleted on the way.
     """
-    RefusedLogin.objects.filter(created_at__lt=timezone.now() - REFUSED_LOGIN_RETENTION).delete()
+    purge_refused_logins()
     return RefusedLogin.objects.create(
         reason=reason, user_agent=(user_agent or "")[:USER_AGENT_MAX_LENGTH]
     )
+
+
+def purge_refused_logins():
+    """Delete the refused logins older than REFUSED_LOGIN_RETENTION; how many.
+
+    For the periodic purge: without it, old records stay until someone else is refused.
+    """
+    deleted, _ = RefusedLogin.objects.filter(
+        created_at__lt=timezone.now() - REFUSED_LOGIN_RETENTION
+    ).delete()
+    return deleted
 
 
 def disconnect_listener(user):

@@ -14,6 +14,7 @@ from datetime import timedelta
 from cryptography.fernet import InvalidToken
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import SpotifyToken
 from spotify_stats import client
@@ -22,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 # Refresh this long before Spotify's expiry, so a token never dies mid-page.
 REFRESH_MARGIN = timedelta(minutes=2)
+# Spotify's access tokens last an hour; assumed when its expires_in makes no sense.
+DEFAULT_EXPIRES_IN = 3600
+MAX_EXPIRES_IN = 86400
 
 
 class ReauthenticationRequired(Exception):
@@ -37,6 +41,24 @@ class ReauthenticationRequired(Exception):
         super().__init__(reason)
 
 
+def expires_in_seconds(value):
+    """Spotify's ``expires_in`` as a sane number of seconds.
+
+    An int or a string of digits within 1..MAX_EXPIRES_IN is taken as it is;
+    anything else (missing, negative, 10**20, "soon", 3600.5, True) is
+    DEFAULT_EXPIRES_IN, so a malformed answer never breaks a login or a refresh.
+    """
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 6:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_EXPIRES_IN:
+        return value
+    return DEFAULT_EXPIRES_IN
+
+
+# @sensitive_variables() with no names: Django's error reports (DEBUG off) hide
+# every local of these functions and of the frames they call (the ORM's, the
+# client's), which hold tokens under names of their own.
+@sensitive_variables()
 def save_login_tokens(user, *, access_token, refresh_token, expires_in, scope=""):
     """Store the tokens of a completed login, replacing any the listener had.
 
@@ -47,7 +69,7 @@ def save_login_tokens(user, *, access_token, refresh_token, expires_in, scope=""
     values = {
         "access_token": access_token,
         "refresh_token": refresh_token,
-        "expires_at": now + timedelta(seconds=int(expires_in)),
+        "expires_at": now + timedelta(seconds=expires_in_seconds(expires_in)),
         "scope": scope or "",
         "last_refreshed_at": None,
         "updated_at": now,
@@ -63,6 +85,7 @@ def save_login_tokens(user, *, access_token, refresh_token, expires_in, scope=""
         rows.update(**values)
 
 
+@sensitive_variables()
 def fresh_access_token(user, *, rejected_token=None):
     """A Spotify access token of ``user`` that is good for at least two minutes.
 
@@ -105,7 +128,7 @@ def fresh_access_token(user, *, rejected_token=None):
             stored.access_token = grant.access_token
             if grant.refresh_token:
                 stored.refresh_token = grant.refresh_token
-            stored.expires_at = now + timedelta(seconds=int(grant.expires_in))
+            stored.expires_at = now + timedelta(seconds=expires_in_seconds(grant.expires_in))
             if grant.scope:
                 stored.scope = grant.scope
             stored.last_refreshed_at = now
@@ -119,6 +142,7 @@ def fresh_access_token(user, *, rejected_token=None):
     return grant.access_token
 
 
+@sensitive_variables()
 def _load(queryset, user):
     try:
         stored = queryset.first()
@@ -134,6 +158,7 @@ def _load(queryset, user):
     return stored
 
 
+@sensitive_variables()
 def _must_refresh(stored, rejected_token):
     if rejected_token is not None and hmac.compare_digest(
         stored.access_token.encode(), rejected_token.encode()

@@ -6,6 +6,7 @@ browser or Spotify can cause becomes a friendly page with a way to try again
 """
 
 import logging
+import re
 from urllib.parse import urlsplit
 
 import requests
@@ -14,6 +15,7 @@ from django.contrib import auth, messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
+from django.db import DataError
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -38,6 +40,11 @@ from spotify_stats import client
 logger = logging.getLogger(__name__)
 
 SPOTIFY_APPS_URL = "https://www.spotify.com/account/apps/"
+
+# social-auth resumes a partial pipeline from this parameter; Euterpe has none.
+PARTIAL_TOKEN_PARAMETER = "partial_token"  # noqa: S105 (a parameter name)
+# C0 and C1 control characters (NUL among them): never in anything Spotify sends.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # What the listener reads when a login fails, by failure kind: (status, title, text).
 FAILURES = {
@@ -119,10 +126,15 @@ def _complete(request, backend):
     # A callback is always a fresh login: whoever Spotify says it is gets the
     # session (django's login() flushes another listener's session, cycles one's own).
     request.user = AnonymousUser()
+    if PARTIAL_TOKEN_PARAMETER in request.GET:
+        return _login_failed(request, "expired", reason="partial_token in the callback")
+    if _has_control_characters(request.GET):
+        # A NUL would reach PostgreSQL (DataError) in social-auth's lookups.
+        return _login_failed(request, "expired", reason="control character in the callback")
     if not request.GET.get("code") and not request.GET.get("error"):
         # Without either, Spotify did not send this; the token endpoint would
         # answer invalid_request, which social-auth reports as a configuration error.
-        return _login_failed(request, "expired", None)
+        return _login_failed(request, "expired", reason="no code in the callback")
     try:
         response = social_views.complete(request, backend)
     except NotOnAllowList:
@@ -144,6 +156,14 @@ def _complete(request, backend):
         return _login_failed(request, "expired", error)
     except (client.SpotifyError, requests.RequestException) as error:
         return _login_failed(request, "spotify", error)
+    # Last resort, so that no input ever makes a 500 (whose DEBUG page would show
+    # the pipeline's locals). Only the exception's class is logged, never its text.
+    except DataError as error:
+        # PostgreSQL refused a value that came in with the callback.
+        return _login_failed(request, "expired", reason=type(error).__name__)
+    except (ValueError, TypeError, OverflowError, KeyError) as error:
+        # Spotify's answer did not have the shape Euterpe expects.
+        return _login_failed(request, "spotify", reason=type(error).__name__)
     user = request.user
     if user.is_authenticated:
         logger.info(
@@ -154,13 +174,19 @@ def _complete(request, backend):
     return response
 
 
-def _login_failed(request, kind, error, *, level=logging.WARNING):
+def _has_control_characters(query):
+    return any(
+        CONTROL_CHARACTERS.search(text) for key, values in query.lists() for text in (key, *values)
+    )
+
+
+def _login_failed(request, kind, error=None, *, reason=None, level=logging.WARNING):
     # Only fixed vocabulary goes to the log: never the provider's text, a code or a token.
     logger.log(
         level,
         "Login failed: %s (%s, %s)",
         kind,
-        type(error).__name__ if error else "no code in the callback",
+        reason or type(error).__name__,
         getattr(error, "code", "-"),
     )
     status, title, text = FAILURES[kind]

@@ -3,6 +3,7 @@
 import logging
 import threading
 from datetime import timedelta
+from urllib.parse import unquote
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -231,3 +232,99 @@ def test_a_failed_login_is_logged_with_its_reason(client, fake_spotify, caplog):
     assert "Login failed: expired (AuthCredentialError, authorization_code_rejected)" in (
         caplog.messages
     )
+
+
+@pytest.mark.parametrize("make", ["superuser", "password_user"])
+def test_a_spotify_id_naming_an_unlinked_user_never_logs_in_as_them(
+    client, debug, fake_spotify, make
+):
+    if make == "superuser":
+        existing = User.objects.create_superuser("bob", password="correct horse battery")
+    else:
+        existing = User.objects.create_user("bob", password="correct horse battery")
+    User.objects.filter(pk=existing.pk).update(first_name="Robert the admin")
+    before = User.objects.get(pk=existing.pk)
+
+    response = log_in(client, "bob")  # the fake's Spotify account "bob"
+
+    assert_friendly_failure(client, response, 409)
+    after = User.objects.get(pk=existing.pk)
+    assert after.first_name == "Robert the admin"
+    assert after.last_login == before.last_login
+    assert after.password == before.password
+    assert (after.is_staff, after.is_superuser) == (before.is_staff, before.is_superuser)
+    assert not UserSocialAuth.objects.exists()
+    assert not SpotifyToken.objects.exists()
+    assert User.objects.filter(username="bob").count() == 1
+
+
+def test_a_failed_takeover_is_logged_as_a_conflict(client, fake_spotify, caplog):
+    User.objects.create_superuser("bob", password="correct horse battery")
+    with caplog.at_level(logging.INFO):
+        log_in(client, "bob")
+    assert "Login failed: conflict (AuthAssociationError, username_in_use)" in caplog.messages
+
+
+def test_a_listener_linked_to_their_user_still_logs_in(client, fake_spotify):
+    log_in(client, "bob")
+    client.post("/logout")
+    User.objects.filter(username="bob").update(first_name="Old Name")
+    response = log_in(client, "bob")
+    assert response.status_code == 302
+    assert client.get("/health").json()["user"] == "Bob Builder"
+
+
+def test_a_partial_token_with_a_nul_is_a_400(client, debug, fake_spotify, caplog):
+    state = state_of(start_login(client))
+    with caplog.at_level(logging.INFO):
+        response = client.get("/callback", {"code": "x", "state": state, "partial_token": "\0"})
+    assert_friendly_failure(client, response, 400)
+    assert "Login failed: expired (partial_token in the callback, -)" in caplog.messages
+
+
+def test_a_partial_token_is_refused_as_euterpe_has_no_partial_pipeline(
+    client, debug, fake_spotify, caplog
+):
+    state = state_of(start_login(client))
+    fake_spotify.reset_counters()
+    with caplog.at_level(logging.INFO):
+        response = client.get("/callback", {"code": "x", "state": state, "partial_token": "abc"})
+    assert_friendly_failure(client, response, 400)
+    assert fake_spotify.calls("/api/token") == 0
+    assert "Login failed: expired (partial_token in the callback, -)" in caplog.messages
+
+
+def test_a_genuine_callback_with_a_partial_token_added_does_not_log_in(client, fake_spotify):
+    callback = approve(start_login(client), "alice")
+    assert_friendly_failure(client, client.get(f"{callback}&partial_token=abc"), 400)
+    assert not User.objects.filter(username="alice").exists()
+
+
+@pytest.mark.parametrize("where", ["state", "code", "error", "other"])
+@pytest.mark.parametrize("character", ["\0", "\n", "\x7f", "\x85"], ids=["nul", "lf", "del", "nel"])
+def test_a_control_character_in_the_callback_is_a_400_before_spotify_is_asked(
+    client, debug, fake_spotify, caplog, where, character
+):
+    callback = approve(start_login(client), "alice")
+    query = dict(pair.split("=", 1) for pair in callback.split("?", 1)[1].split("&"))
+    params = {key: unquote(value) for key, value in query.items()}
+    params[where] = params.get(where, "x") + character
+    fake_spotify.reset_counters()
+    with caplog.at_level(logging.INFO):
+        response = client.get("/callback", params)
+    assert_friendly_failure(client, response, 400)
+    assert fake_spotify.calls("/api/token") == 0
+    assert "Login failed: expired (control character in the callback, -)" in caplog.messages
+    assert not User.objects.filter(username="alice").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_value_postgresql_refuses_is_a_400_not_a_500(client, token_answers, settings, caplog):
+    # A NUL in the token answer's scope reaches PostgreSQL, which refuses it (DataError).
+    settings.DEBUG = True
+    token_answers["scope"] = "user-top-read\0"
+    with caplog.at_level(logging.INFO):
+        response = log_in(client, "alice")
+    assert_friendly_failure(client, response, 400)
+    assert "Login failed: expired (DataError, -)" in caplog.messages
+    assert "\0" not in "".join(caplog.messages)

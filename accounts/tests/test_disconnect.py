@@ -89,3 +89,47 @@ def test_staff_can_disconnect_a_listener_from_the_admin(client, fake_spotify):
     assert not SpotifyToken.objects.exists()
     assert User.objects.filter(username="operator").exists()
     assert listener.get("/health").json()["authenticated"] is False
+
+
+def cached_profiles(*users):
+    for user in users:
+        cache.set(section_key(user.pk, "profile"), f"{user.username}'s cached profile")
+
+
+def test_deleting_selected_users_in_the_admin_forgets_their_cached_spotify_data(
+    client, fake_spotify
+):
+    for listener in ("alice", "bob", "carol"):
+        log_in(browser(), listener)
+    alice, bob, carol = (User.objects.get(username=name) for name in ("alice", "bob", "carol"))
+    cached_profiles(alice, bob, carol)
+    client.force_login(User.objects.create_superuser("operator", password="correct horse battery"))
+
+    response = client.post(
+        "/admin/auth/user/",
+        {"action": "delete_selected", "_selected_action": [alice.pk, bob.pk], "post": "yes"},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert not User.objects.filter(username__in=["alice", "bob"]).exists()
+    for gone in (alice, bob):
+        assert cache.get(section_key(gone.pk, "profile")) is None
+        assert not SpotifyToken.objects.filter(user_id=gone.pk).exists()
+        assert not UserSocialAuth.objects.filter(user_id=gone.pk).exists()
+    assert cache.get(section_key(carol.pk, "profile")) == "carol's cached profile"
+
+
+def test_deleting_a_user_on_its_admin_page_forgets_their_cached_spotify_data(client, fake_spotify):
+    log_in(browser(), "alice")
+    log_in(browser(), "bob")
+    alice, bob = User.objects.get(username="alice"), User.objects.get(username="bob")
+    cached_profiles(alice, bob)
+    client.force_login(User.objects.create_superuser("operator", password="correct horse battery"))
+
+    response = client.post(f"/admin/auth/user/{alice.pk}/delete/", {"post": "yes"}, follow=True)
+
+    assert response.status_code == 200
+    assert not User.objects.filter(username="alice").exists()
+    assert cache.get(section_key(alice.pk, "profile")) is None
+    assert cache.get(section_key(bob.pk, "profile")) == "bob's cached profile"

@@ -1,6 +1,7 @@
 """fresh_access_token: proactive and reactive refresh, rotation, revocation, the race."""
 
 import logging
+import sys
 import threading
 from datetime import timedelta
 
@@ -8,10 +9,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
+from django.views.debug import ExceptionReporter
+from social_core.exceptions import AuthProviderError
+from social_django.utils import load_backend, load_strategy
 
 from accounts.models import SpotifyToken
 from accounts.tests.helpers import browser, log_in
-from accounts.tokens import ReauthenticationRequired, fresh_access_token
+from accounts.tokens import ReauthenticationRequired, expires_in_seconds, fresh_access_token
 from spotify_stats import client
 
 User = get_user_model()
@@ -186,3 +190,113 @@ def test_concurrent_requests_with_an_expired_token_refresh_once(fake_spotify, re
     assert new != old
     assert SpotifyToken.objects.get(user=user).access_token == new
     assert client.get_profile(new).id == "alice"
+
+
+def lasts_about_an_hour(token):
+    left = token.expires_at - timezone.now()
+    return timedelta(minutes=59) < left <= timedelta(minutes=60)
+
+
+NONSENSE_EXPIRES_IN = [10**20, "soon", 1e300, -5, 0, None, True, "", [3600]]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("expires_in", NONSENSE_EXPIRES_IN, ids=repr)
+def test_a_login_with_a_nonsense_expires_in_succeeds_with_an_hour(
+    settings, token_answers, expires_in
+):
+    settings.DEBUG = True
+    token_answers["expires_in"] = expires_in
+    web = browser()
+    response = log_in(web, "alice")
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert web.get("/health").json()["authenticated"] is True
+    assert lasts_about_an_hour(SpotifyToken.objects.get(user__username="alice"))
+
+
+@pytest.mark.django_db
+def test_a_login_keeps_a_sane_expires_in_even_as_text(token_answers):
+    token_answers["expires_in"] = "7200"
+    log_in(browser(), "alice")
+    left = SpotifyToken.objects.get(user__username="alice").expires_at - timezone.now()
+    assert timedelta(minutes=119) < left <= timedelta(minutes=120)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("expires_in", NONSENSE_EXPIRES_IN, ids=repr)
+def test_a_refresh_with_a_nonsense_expires_in_works_for_an_hour(token_answers, expires_in):
+    user = logged_in("alice")
+    old = SpotifyToken.objects.get(user=user).access_token
+    expire_soon(user)
+    token_answers["expires_in"] = expires_in
+    token = fresh_access_token(user)
+    assert token != old
+    assert client.get_profile(token).id == "alice"
+    stored = SpotifyToken.objects.get(user=user)
+    assert stored.access_token == token
+    assert lasts_about_an_hour(stored)
+    # And it is not refreshed again at once.
+    assert fresh_access_token(user) == token
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (3600, 3600),
+        (1, 1),
+        (86400, 86400),
+        ("120", 120),
+        (86401, 3600),
+        ("86401", 3600),
+        ("0", 3600),
+        ("-1", 3600),
+        ("\uff11\uff12", 3600),  # fullwidth digits
+        (" 60", 3600),
+        pytest.param("9" * 5000, 3600, id="5000 digits"),
+        (3600.0, 3600),
+        (float("inf"), 3600),
+        (False, 3600),
+        ({}, 3600),
+    ],
+    ids=repr,
+)
+def test_expires_in_is_read_sanely(value, seconds):
+    assert expires_in_seconds(value) == seconds
+
+
+@pytest.mark.django_db
+def test_error_reports_of_a_failed_refresh_show_no_token(fake_spotify, settings):
+    # Django hides sensitive_variables from its error reports only with DEBUG off.
+    settings.DEBUG = False
+    user = logged_in("alice")
+    expire_soon(user)
+    fake_spotify.fail_next("/api/token", 1, 503)
+    try:
+        fresh_access_token(user)
+    except client.SpotifyUnavailable:
+        report = ExceptionReporter(None, *sys.exc_info()).get_traceback_html()
+    else:
+        pytest.fail("the refresh should have failed")
+    stored = SpotifyToken.objects.get(user=user)
+    assert "fresh_access_token" in report
+    assert stored.access_token not in report
+    assert stored.refresh_token not in report
+
+
+@pytest.mark.django_db
+def test_error_reports_of_a_failed_profile_fetch_show_no_token(fake_spotify, settings, rf):
+    settings.DEBUG = False
+    user = logged_in("alice")
+    request = rf.get("/callback")
+    request.session = {}
+    backend = load_backend(load_strategy(request), "spotify", redirect_uri="/callback")
+    fake_spotify.fail_next("/v1/me", 2, 503)
+    try:
+        backend.user_data(SpotifyToken.objects.get(user=user).access_token)
+    except AuthProviderError:
+        report = ExceptionReporter(None, *sys.exc_info()).get_traceback_html()
+    else:
+        pytest.fail("the profile fetch should have failed")
+    assert "user_data" in report
+    assert SpotifyToken.objects.get(user=user).access_token not in report
