@@ -88,14 +88,16 @@ def record_refused_login(*, reason, user_agent=""):
     )
 
 
-def purge_refused_logins():
-    """Delete the refused logins older than REFUSED_LOGIN_RETENTION; how many.
+def purge_refused_logins(*, dry_run=False):
+    """Delete the refused logins older than REFUSED_LOGIN_RETENTION; how many
+    (with ``dry_run``, only count them).
 
     For the periodic purge: without it, old records stay until someone else is refused.
     """
-    deleted, _ = RefusedLogin.objects.filter(
-        created_at__lt=timezone.now() - REFUSED_LOGIN_RETENTION
-    ).delete()
+    old = RefusedLogin.objects.filter(created_at__lt=timezone.now() - REFUSED_LOGIN_RETENTION)
+    if dry_run:
+        return old.count()
+    deleted, _ = old.delete()
     return deleted
 
 

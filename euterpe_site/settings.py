@@ -390,6 +390,8 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 CSRF_FAILURE_VIEW = "euterpe_site.views.csrf_failure"
+# Error pages and reports hide sensitive variables (tokens) in every mode, DEBUG included.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "euterpe_site.errors.AlwaysSafeExceptionReporterFilter"
 
 if not DEBUG:
     # Behind Heroku's router: TLS ends there and it says so in X-Forwarded-Proto.

@@ -62,7 +62,12 @@ def test_it_deletes_expired_cache_entries_and_sessions_and_says_how_many(entries
 def test_a_dry_run_only_counts(entries):
     output = run("--dry-run", "--json")
 
-    assert json.loads(output) == {"cache_entries": 3, "sessions": 2, "dry_run": True}
+    assert json.loads(output) == {
+        "cache_entries": 3,
+        "sessions": 2,
+        "refused_logins": 0,
+        "dry_run": True,
+    }
     assert len(cache_keys()) == 5
     assert Session.objects.count() == 5
 
@@ -70,4 +75,25 @@ def test_a_dry_run_only_counts(entries):
 def test_a_second_run_finds_nothing_left(entries):
     run()
 
-    assert json.loads(run("--json")) == {"cache_entries": 0, "sessions": 0, "dry_run": False}
+    assert json.loads(run("--json")) == {
+        "cache_entries": 0,
+        "sessions": 0,
+        "refused_logins": 0,
+        "dry_run": False,
+    }
+
+
+def test_it_deletes_refused_logins_older_than_90_days(entries):
+    from accounts.models import RefusedLogin
+
+    for days in (1, 89, 91, 400):
+        record = RefusedLogin.objects.create(reason=RefusedLogin.Reason.NOT_ON_ALLOW_LIST)
+        RefusedLogin.objects.filter(pk=record.pk).update(
+            created_at=timezone.now() - timedelta(days=days)
+        )
+
+    assert json.loads(run("--dry-run", "--json"))["refused_logins"] == 2
+    output = run()
+
+    assert "Deleted 2 refused logins older than 90 days" in output
+    assert RefusedLogin.objects.count() == 2

@@ -6,12 +6,14 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from accounts.services import purge_refused_logins
 from spotify_stats.cache import purge_expired_entries
 
 
 class Command(BaseCommand):
     help = (
-        "Delete expired cache entries (cached Spotify data) and expired sessions. "
+        "Delete expired cache entries (cached Spotify data), expired sessions and refused "
+        "logins older than 90 days. "
         "Run it hourly from Heroku Scheduler: Spotify's terms forbid keeping its content "
         "longer than needed."
     )
@@ -25,6 +27,7 @@ class Command(BaseCommand):
         counts = {
             "cache_entries": purge_expired_entries(dry_run=dry_run),
             "sessions": self._purge_sessions(dry_run=dry_run),
+            "refused_logins": purge_refused_logins(dry_run=dry_run),
         }
         if options["json"]:
             self.stdout.write(json.dumps({**counts, "dry_run": dry_run}))
@@ -33,6 +36,7 @@ class Command(BaseCommand):
         for name, label, unknown in (
             ("cache_entries", "expired cache entries", "the cache (Redis) expires entries itself"),
             ("sessions", "expired sessions", "sessions cleared; this backend does not count"),
+            ("refused_logins", "refused logins older than 90 days", None),
         ):
             count = counts[name]
             self.stdout.write(unknown if count is None else f"{verb} {count} {label}")
