@@ -1,8 +1,6 @@
 """Key rotation end to end: the command in a fresh process, then reads with each key."""
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from accounts.models import SpotifyToken
 from accounts.tests.helpers import browser, log_in
 from accounts.tokens import ReauthenticationRequired, fresh_access_token
 from tests.support import database_url
+from tests.support import manage as run_manage
 
 User = get_user_model()
 BASE_DIR = Path(settings.BASE_DIR)
@@ -28,14 +27,7 @@ def manage(*args, encryption_key):
         "ENCRYPTION_KEY": encryption_key,
         "DATABASE_URL": database_url(connection.settings_dict["NAME"]),
     }
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_manage(*args, env=env)
 
 
 def raw_tokens():
