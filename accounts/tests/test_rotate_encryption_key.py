@@ -1,7 +1,6 @@
 """Key rotation end to end: the command in a fresh process, then reads with each key."""
 
 import os
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
@@ -17,7 +16,6 @@ from tests.support import database_url
 from tests.support import manage as run_manage
 
 User = get_user_model()
-BASE_DIR = Path(settings.BASE_DIR)
 
 
 def manage(*args, encryption_key):
