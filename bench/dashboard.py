@@ -239,15 +239,7 @@ def hammer(stack: Stack, login, path: str, check, threads: int, seconds: float) 
 
 def connection_budget(stack: Stack) -> dict:
     """The budget arithmetic, from Euterpe's own settings in the stack's environment."""
-    return stack.django_settings(
-        "WEB_DYNOS",
-        "WEB_CONCURRENCY",
-        "WEB_THREADS",
-        "DATABASE_POOL_MAX_SIZE",
-        "DATABASE_RESERVED_CONNECTIONS",
-        "DATABASE_PEAK_CONNECTIONS",
-        "DATABASE_CONNECTION_BUDGET",
-    )
+    return stack.django_settings(*report.BUDGET_SETTINGS)
 
 
 def machine_and_load(load_at_start: tuple[float, float, float]) -> str:

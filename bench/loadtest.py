@@ -466,15 +466,7 @@ def judge_kill(phase: Phase) -> None:
 
 
 def settings_of(stack: Stack) -> dict:
-    return stack.django_settings(
-        "WEB_DYNOS",
-        "WEB_CONCURRENCY",
-        "WEB_THREADS",
-        "DATABASE_POOL_MAX_SIZE",
-        "DATABASE_PEAK_CONNECTIONS",
-        "DATABASE_CONNECTION_BUDGET",
-        "SPOTIFY_PAGE_DEADLINE_SECONDS",
-    )
+    return stack.django_settings(*report.BUDGET_SETTINGS, "SPOTIFY_PAGE_DEADLINE_SECONDS")
 
 
 def log_in(stack: Stack, listeners: int) -> tuple[dict[str, requests.Session], list[str]]:

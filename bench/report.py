@@ -14,6 +14,16 @@ import psycopg
 from devtools.stack import BASE_DIR, Stack
 
 DOC = BASE_DIR / "docs" / "benchmarks.md"
+# Euterpe's settings behind the connection budget's arithmetic.
+BUDGET_SETTINGS = (
+    "WEB_DYNOS",
+    "WEB_CONCURRENCY",
+    "WEB_THREADS",
+    "DATABASE_POOL_MAX_SIZE",
+    "DATABASE_RESERVED_CONNECTIONS",
+    "DATABASE_PEAK_CONNECTIONS",
+    "DATABASE_CONNECTION_BUDGET",
+)
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -9,7 +9,10 @@ from django.core.cache.backends.db import DatabaseCache
 from django.db import connections, router
 from django.utils import timezone
 
-TIME_RANGES = ("short_term", "medium_term", "long_term")
+from spotify_stats.client import TIME_RANGES
+
+# The dashboard's sections: these are cached once per listener, the ranged ones
+# once per listener and time range.
 SECTIONS = ("profile", "playlists", "recently_played")
 RANGED_SECTIONS = ("top_tracks", "top_artists")
 # Part of every key: bump it when what a section's entry holds changes shape, so a

@@ -258,15 +258,7 @@ def get_top_tracks(
 
     https://developer.spotify.com/documentation/web-api/reference/get-users-top-artists-and-tracks
     """
-    params = _top_params(time_range, limit, offset)
-    body = _request(
-        "GET",
-        _api_url("/me/top/tracks"),
-        access_token=access_token,
-        params=params,
-        deadline=deadline,
-    )
-    return parse_page(body, parse_track, limit=limit, offset=offset)
+    return _get_top("tracks", parse_track, access_token, time_range, limit, offset, deadline)
 
 
 def get_top_artists(
@@ -281,15 +273,18 @@ def get_top_artists(
 
     https://developer.spotify.com/documentation/web-api/reference/get-users-top-artists-and-tracks
     """
-    params = _top_params(time_range, limit, offset)
+    return _get_top("artists", parse_artist, access_token, time_range, limit, offset, deadline)
+
+
+def _get_top(kind, parse_item, access_token, time_range, limit, offset, deadline):
     body = _request(
         "GET",
-        _api_url("/me/top/artists"),
+        _api_url(f"/me/top/{kind}"),
         access_token=access_token,
-        params=params,
+        params=_top_params(time_range, limit, offset),
         deadline=deadline,
     )
-    return parse_page(body, parse_artist, limit=limit, offset=offset)
+    return parse_page(body, parse_item, limit=limit, offset=offset)
 
 
 def get_playlists_page(

@@ -30,19 +30,18 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.tokens import fresh_access_token
+from spotify_stats import cache as cache_sections
 from spotify_stats import client
 from spotify_stats.cache import BACKOFF_KEY, STALLED_KEY, section_key
 
 logger = logging.getLogger(__name__)
 
-TIME_RANGES = {
-    "short_term": "Last 4 weeks",
-    "medium_term": "Last 6 months",
-    "long_term": "Last 12 months",
-}
+TIME_RANGES = dict(
+    zip(client.TIME_RANGES, ("Last 4 weeks", "Last 6 months", "Last 12 months"), strict=True)
+)
 DEFAULT_TIME_RANGE = "medium_term"
-SECTIONS = ("profile", "top_tracks", "top_artists", "playlists", "recently_played")
-RANGED_SECTIONS = frozenset({"top_tracks", "top_artists"})
+SECTIONS = (*cache_sections.SECTIONS, *cache_sections.RANGED_SECTIONS)
+RANGED_SECTIONS = frozenset(cache_sections.RANGED_SECTIONS)
 
 TOP_LIMIT = 50
 PLAYLIST_PAGE_SIZE = 50
