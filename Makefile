@@ -33,7 +33,8 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m devtools.localdb run -- $(PY) -m pytest -m "not e2e"
+	# --cov: branch coverage of the run, configured in pyproject.toml.
+	$(PY) -m devtools.localdb run -- $(PY) -m pytest -m "not e2e" --cov
 	# Smoke test through a private throwaway PostgreSQL, so that path cannot rot.
 	EUTERPE_PRIVATE_POSTGRES=1 $(PY) -m devtools.localdb run -- $(PY) -m pytest -m smoke -p no:cacheprovider
 
@@ -68,4 +69,4 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 
 clean:
-	rm -rf $(VENV) staticfiles var .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles var .pytest_cache .ruff_cache .coverage

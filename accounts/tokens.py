@@ -3,7 +3,7 @@
 Every Spotify call of Euterpe starts with :func:`fresh_access_token`. When it
 raises :class:`ReauthenticationRequired`, the listener has to log in with
 Spotify again: let the exception propagate out of the view
-(``accounts.middleware.ReauthenticationMiddleware`` ends the session and sends
+(``accounts.middleware.PrivatePagesMiddleware`` ends the session and sends
 the listener to /login with a message) or call ``accounts.views.reauthenticate``.
 """
 

@@ -241,7 +241,7 @@ def reauthenticate(request):
     """End the listener's session and send them to /login with a message.
 
     For views that catch ``accounts.tokens.ReauthenticationRequired`` themselves;
-    ``accounts.middleware.ReauthenticationMiddleware`` does the same for views
+    ``accounts.middleware.PrivatePagesMiddleware`` does the same for views
     that let it propagate. Comes back to the current page after the login.
     """
     next_path = request.get_full_path() if request.method == "GET" else "/"

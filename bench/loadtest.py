@@ -60,7 +60,6 @@ WEB_API_PATHS = (
     "/v1/me/player/recently-played",
     "/v1/me/playlists",
 )
-PAGE_DEADLINE = 12.0  # settings.SPOTIFY_PAGE_DEADLINE_SECONDS
 CLIENT_TIMEOUT = 60.0
 MAX_REQUESTS_PER_LISTENER = 20_000
 RECOVERY_TARGET = 5.0  # seconds after PostgreSQL is back
@@ -488,14 +487,6 @@ def log_in(stack: Stack, listeners: int) -> tuple[dict[str, requests.Session], l
             except Exception as error:  # any failure to log in is reported, not raised
                 errors.append(f"{type(error).__name__}: {error}")
     return sessions, errors
-
-
-def latency_row(records: list[Record]) -> str:
-    latencies = [r.latency for r in records if r.status is not None]
-    return (
-        f"{len(records)} | {ms(percentile(latencies, 50))} | {ms(percentile(latencies, 95))} | "
-        f"{ms(percentile(latencies, 99))} | {ms(max(latencies, default=float('nan')))}"
-    )
 
 
 def render(args, config, phases, sampler, login_seconds, login_errors, started_at) -> str:

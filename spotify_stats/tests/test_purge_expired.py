@@ -97,3 +97,21 @@ def test_it_deletes_refused_logins_older_than_90_days(entries):
 
     assert "Deleted 2 refused logins older than 90 days" in output
     assert RefusedLogin.objects.count() == 2
+
+
+def test_a_session_backend_without_a_table_is_cleared_and_not_counted(settings, tmp_path):
+    from django.contrib.sessions.backends.file import SessionStore as FileSessionStore
+
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.file"
+    settings.SESSION_FILE_PATH = str(tmp_path)
+    for expiry in (timezone.now() - timedelta(minutes=1), timezone.now() + timedelta(hours=1)):
+        store = FileSessionStore()
+        store["seen"] = True
+        store.set_expiry(expiry)
+        store.save()
+    assert len(list(tmp_path.iterdir())) == 2
+
+    output = run()
+
+    assert "sessions cleared; this backend does not count" in output
+    assert len(list(tmp_path.iterdir())) == 1

@@ -1,7 +1,7 @@
 import json
 
 from django.conf import settings
-from django.contrib.sessions.models import Session
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -42,12 +42,16 @@ class Command(BaseCommand):
             self.stdout.write(unknown if count is None else f"{verb} {count} {label}")
 
     def _purge_sessions(self, *, dry_run):
-        """What `clearsessions` does, counted for the database backend."""
-        if settings.SESSION_ENGINE == "django.contrib.sessions.backends.db":
-            expired = Session.objects.filter(expire_date__lt=timezone.now())
-            return expired.count() if dry_run else expired.delete()[0]
-        if dry_run:
-            return None
-        engine = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
-        engine.clear_expired()
-        return None
+        """Django's own `clearsessions` (`SessionStore.clear_expired()`), counted first.
+
+        The count is of the sessions expired just before clearing; None when the
+        session backend keeps no table to count (its store expires entries itself).
+        """
+        store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
+        count = None
+        if issubclass(store, DatabaseSessionStore):
+            expired = store.get_model_class().objects.filter(expire_date__lt=timezone.now())
+            count = expired.count()
+        if not dry_run:
+            store.clear_expired()
+        return count
