@@ -69,4 +69,4 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 
 clean:
-	rm -rf $(VENV) staticfiles var .pytest_cache .ruff_cache .coverage
+	rm -rf $(VENV) staticfiles var .pytest_cache .ruff_cache .coverage .coverage.*
