@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 from django.db.migrations.executor import MigrationExecutor
+from psycopg_pool import PoolTimeout
 
 from euterpe_site import schema
 
@@ -79,13 +80,32 @@ def own_tables():
 
 
 def run(connection):
-    """Inspect the database and return a Report; never raises DatabaseError."""
+    """Inspect the database and return a Report; never raises DatabaseError or SchemaError."""
     report = Report(schema=settings.DATABASE_SCHEMA)
     try:
         _inspect(connection, report)
+    except schema.SchemaError as error:
+        # The guard refused the connection as it started (a path beyond the schema).
+        report.step(False, str(error))
     except DatabaseError as error:
-        report.step(False, f"Database error: {str(error).strip().splitlines()[0]}")
+        report.step(False, f"Database error: {_connection_failure(connection, error)}")
     return report
+
+
+def _first_line(error):
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _connection_failure(connection, error):
+    """The first line of what went wrong. psycopg's pool only says it timed out
+    (a pooler refusing the startup option, say): one direct attempt says why."""
+    if not isinstance(error.__cause__, PoolTimeout):
+        return _first_line(error)
+    try:
+        connection.Database.connect(**connection.get_connection_params()).close()
+    except connection.Database.Error as direct:
+        return _first_line(direct)
+    return _first_line(error)
 
 
 def _inspect(connection, report):
@@ -102,7 +122,7 @@ def _inspect(connection, report):
     except schema.SchemaMismatch as error:
         report.step(False, str(error))
         return
-    report.step(True, f"current_schema() is {name!r} (search_path {report.search_path!r})")
+    report.step(True, f"The search path is {name!r} alone (search_path {report.search_path!r})")
 
     with connection.cursor() as cursor:
         report.tables = _tables_in(cursor, name)

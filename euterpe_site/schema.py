@@ -1,10 +1,15 @@
 """Keeping Euterpe inside its own PostgreSQL schema.
 
 Every connection asks for `search_path=<DATABASE_SCHEMA>` in its startup packet
-(see settings). A transaction pooler can silently drop that option, and then
-tables would land in `public`, the neighbour app's schema. So Euterpe fails
-closed: it checks `current_schema()` once when a process starts serving, in
-`migrate` and in `dbcheck`, and refuses to run on a mismatch.
+(see settings). A pooler can silently drop that option, and then the role's or
+the database's own search_path decides: tables would land in `public`, the
+neighbour app's schema, or names Euterpe has not created yet (django_migrations,
+django_session) would resolve to the neighbour's tables while `current_schema()`
+still looks right. So Euterpe fails closed: the effective path,
+`current_schemas(false)` (pg_catalog and pg_temp are implicit), must be
+DATABASE_SCHEMA alone. It is checked as each process's first connection starts,
+when a process starts serving, in `migrate` before its first write and in
+`dbcheck`; anything else refuses to run.
 """
 
 import logging
@@ -25,7 +30,7 @@ class SchemaError(Exception):
 
 
 class SchemaMismatch(SchemaError):
-    """The connection's current schema is not DATABASE_SCHEMA."""
+    """The connection searches another schema than DATABASE_SCHEMA, or more."""
 
 
 class SchemaNotCreated(SchemaError):
@@ -69,54 +74,66 @@ def ensure_schema(conn):
     return True
 
 
+def _search_path(cursor):
+    """(effective schemas, search_path setting) of the connection."""
+    cursor.execute("SELECT current_schemas(false)::text[], current_setting('search_path')")
+    schemas, search_path = cursor.fetchone()
+    return list(schemas), search_path
+
+
+def _names_only(search_path, name):
+    """Whether the search_path setting names ``name`` and nothing else."""
+    return [part.strip().strip('"') for part in search_path.split(",")] == [name]
+
+
 def verify_schema(conn):
     """Return the search_path, or raise SchemaMismatch unless the connection
-    writes into DATABASE_SCHEMA."""
+    searches DATABASE_SCHEMA alone."""
     expected = settings.DATABASE_SCHEMA
     with conn.cursor() as cursor:
-        cursor.execute("SELECT current_schema(), current_setting('search_path')")
-        current, search_path = cursor.fetchone()
-    if current == expected:
+        schemas, search_path = _search_path(cursor)
+    if schemas == [expected]:
         return search_path
-    if current is None:
-        # None of the search_path's schemas exists (or is usable by this role).
+    if not schemas and _names_only(search_path, expected):
         raise SchemaMismatch(
             f"Refusing to run: schema {expected!r} does not exist or this role may not use "
             f"it (search_path {search_path!r}). Run `manage.py migrate` to create it."
         )
-    raise SchemaMismatch(_mismatch_message(current, search_path))
+    raise SchemaMismatch(_mismatch_message(schemas, search_path))
 
 
-# Aliases whose connections this process has seen in DATABASE_SCHEMA.
+# Aliases whose connections this process has seen searching DATABASE_SCHEMA alone.
 _checked_aliases = set()
 
 
 def guard_connection(conn):
-    """Raise SchemaMismatch if a new connection's current schema is another one.
+    """Raise SchemaMismatch unless a new connection searches DATABASE_SCHEMA alone.
 
     Runs as each connection starts (with the pool, at every checkout) but queries
-    once per process and alias. A missing schema (current_schema() is NULL) is
-    let through: nothing can be written then, and `migrate` must be able to
-    create it. Django's own connection to the `postgres` database (creating the
-    test database) is left alone.
+    once per process and alias. A missing schema (the path names DATABASE_SCHEMA
+    alone and current_schemas() is empty) is let through: nothing can be written
+    then, and `migrate` must be able to create it. Django's own connection to the
+    `postgres` database (creating the test database) is left alone.
     """
     if conn.alias in _checked_aliases or conn.alias == NO_DB_ALIAS:
         return
+    expected = settings.DATABASE_SCHEMA
     with conn.connection.cursor() as cursor:
-        cursor.execute("SELECT current_schema(), current_setting('search_path')")
-        current, search_path = cursor.fetchone()
-    if current is None:
+        schemas, search_path = _search_path(cursor)
+    if not schemas and _names_only(search_path, expected):
         return
-    if current != settings.DATABASE_SCHEMA:
-        raise SchemaMismatch(_mismatch_message(current, search_path))
+    if schemas != [expected]:
+        raise SchemaMismatch(_mismatch_message(schemas, search_path))
     _checked_aliases.add(conn.alias)
 
 
-def _mismatch_message(current, search_path):
+def _mismatch_message(schemas, search_path):
+    searched = ", ".join(repr(name) for name in schemas) or "no schema"
     return (
-        f"Refusing to run: the database connection's current schema is {current!r} "
-        f"(search_path {search_path!r}), not {settings.DATABASE_SCHEMA!r}. Connect directly, "
-        f"not through a transaction pooler that drops the startup option."
+        f"Refusing to run: the database connection searches {searched} "
+        f"(search_path {search_path!r}), not {settings.DATABASE_SCHEMA!r} alone. Connect "
+        f"directly, not through a pooler that drops the startup option, or pin the role's "
+        f"path: ALTER ROLE ... SET search_path = {settings.DATABASE_SCHEMA}."
     )
 
 

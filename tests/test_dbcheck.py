@@ -30,7 +30,7 @@ def test_a_migrated_database_is_healthy(db, capsys):
 
     out = capsys.readouterr().out
     assert "Euterpe database check (schema 'euterpe')" in out
-    assert "[ok  ] current_schema() is 'euterpe' (search_path 'euterpe')" in out
+    assert "[ok  ] The search path is 'euterpe' alone (search_path 'euterpe')" in out
     assert "[ok  ] Every table the models need is present" in out
     assert "[ok  ] All migrations applied" in out
     assert "[ok  ] Public schema safety check passed: no Euterpe table in 'public'" in out

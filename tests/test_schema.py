@@ -151,10 +151,19 @@ def test_the_guard_refuses_a_connection_whose_search_path_is_public(db):
         schema.verify_schema(connection)
 
     assert str(refused.value) == (
-        "Refusing to run: the database connection's current schema is 'public' "
-        "(search_path 'public'), not 'euterpe'. Connect directly, not through "
-        "a transaction pooler that drops the startup option."
+        "Refusing to run: the database connection searches 'public' "
+        "(search_path 'public'), not 'euterpe' alone. Connect directly, not through "
+        "a pooler that drops the startup option, or pin the role's path: "
+        "ALTER ROLE ... SET search_path = euterpe."
     )
+
+
+def test_the_guard_refuses_a_connection_that_searches_public_after_euterpe(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL search_path TO euterpe, public")
+
+    with pytest.raises(schema.SchemaMismatch, match="searches 'euterpe', 'public' "):
+        schema.verify_schema(connection)
 
 
 def test_a_search_path_in_the_database_url_cannot_move_euterpe_out_of_its_schema(
@@ -254,19 +263,29 @@ def _wrapper_with_search_path(search_path, alias):
 def test_every_connection_in_another_schema_is_refused_whatever_the_process_runs(db):
     wrong = _wrapper_with_search_path("public", alias="pooler_dropped_the_option")
     try:
-        with pytest.raises(schema.SchemaMismatch, match="current schema is 'public'"):
+        with pytest.raises(schema.SchemaMismatch, match="searches 'public' "):
             wrong.ensure_connection()
     finally:
         wrong.close()
 
 
-def test_a_connection_to_a_missing_schema_is_let_through_for_migrate_to_create_it(db):
+def test_a_connection_to_a_missing_schema_is_let_through_for_migrate_to_create_it(db, settings):
+    settings.DATABASE_SCHEMA = "not_created_yet"
     missing = _wrapper_with_search_path("not_created_yet", alias="before_migrate")
     try:
         missing.ensure_connection()
         with missing.cursor() as cursor:
             cursor.execute("SELECT current_schema()")
             assert cursor.fetchone() == (None,)
+    finally:
+        missing.close()
+
+
+def test_a_connection_whose_path_names_another_missing_schema_is_refused(db):
+    missing = _wrapper_with_search_path("not_created_yet", alias="elsewhere")
+    try:
+        with pytest.raises(schema.SchemaMismatch, match="searches no schema "):
+            missing.ensure_connection()
     finally:
         missing.close()
 
@@ -283,6 +302,4 @@ def test_a_management_command_refuses_to_run_in_the_wrong_schema(db):
     )
 
     assert result.returncode != 0
-    assert "Refusing to run: the database connection's current schema is 'public'" in (
-        result.stderr
-    )
+    assert "Refusing to run: the database connection searches 'public' " in (result.stderr)
