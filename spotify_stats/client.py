@@ -534,11 +534,13 @@ def choose_image(images: Any, min_size: int = IMAGE_SIZE) -> Image | None:
     """The smallest image at least ``min_size`` wide, else the widest, else the first.
 
     Tolerates null, [] and images without width/height (custom playlist covers).
+    Images that are not Spotify's (see :func:`spotify_image_url`) are left out.
     """
+    origins = _fake_origins()
     parsed = [
         Image(url=item["url"], width=_int(item.get("width")), height=_int(item.get("height")))
         for item in _list(images)
-        if isinstance(item, dict) and _str(item.get("url"))
+        if isinstance(item, dict) and spotify_image_url(item.get("url"), origins)
     ]
     if not parsed:
         return None
@@ -795,4 +797,63 @@ def _name(body: dict) -> str:
 
 
 def _spotify_url(body: dict) -> str | None:
-    return _str(_dict(body.get("external_urls")).get("spotify"))
+    return spotify_link(_dict(body.get("external_urls")).get("spotify"))
+
+
+# --- links and images: only Spotify's -------------------------------------------
+# What Spotify sends goes into href and src attributes: a hostile or broken answer
+# must not put a javascript: or data: link or a foreign tracking pixel on the page.
+
+LINK_HOST = "open.spotify.com"
+# Spotify's image CDNs, as the CSP's img-src allows them (subdomains only).
+IMAGE_DOMAINS = (".scdn.co", ".spotifycdn.com")
+SPOTIFY_ORIGINS = frozenset({"https://accounts.spotify.com", "https://api.spotify.com"})
+
+
+def spotify_link(value: Any) -> str | None:
+    """``value`` if it is an ``https://open.spotify.com/...`` link, else None."""
+    parts = _url_parts(value)
+    if parts is None or parts.scheme != "https" or parts.netloc.lower() != LINK_HOST:
+        return None
+    return value if parts.path.startswith("/") else None
+
+
+def spotify_image_url(value: Any, fake_origins: frozenset[str] = frozenset()) -> str | None:
+    """``value`` if it is an https image on Spotify's CDNs (``*.scdn.co``,
+    ``*.spotifycdn.com``) or on the configured fake Spotify's origin, else None."""
+    parts = _url_parts(value)
+    if parts is None:
+        return None
+    if f"{parts.scheme}://{parts.netloc.lower()}" in fake_origins:
+        return value
+    if parts.scheme != "https" or "@" in parts.netloc or parts.port is not None:
+        return None
+    host = parts.hostname or ""
+    valid_host = host.endswith(IMAGE_DOMAINS) and all(
+        label and label.isascii() and label.replace("-", "").isalnum() for label in host.split(".")
+    )
+    return value if valid_host else None
+
+
+def _url_parts(value: Any):
+    """urlsplit of a plausible absolute URL: no whitespace, control characters or
+    backslashes (which browsers and urlsplit read differently), a valid port."""
+    if not isinstance(value, str) or not value or len(value) > 2048:
+        return None
+    if any(char.isspace() or not char.isprintable() or char == "\\" for char in value):
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError on a port out of range)
+    except ValueError:
+        return None
+    return parts
+
+
+def _fake_origins() -> frozenset[str]:
+    """Origins of the configured Spotify URLs that are not Spotify's: the fake's."""
+    origins = set()
+    for url in (settings.SPOTIFY_API_BASE_URL, settings.SPOTIFY_AUTH_BASE_URL):
+        parts = urlsplit(url)
+        origins.add(f"{parts.scheme}://{parts.netloc.lower()}")
+    return frozenset(origins - SPOTIFY_ORIGINS)

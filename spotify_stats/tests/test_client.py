@@ -383,16 +383,19 @@ def test_rate_limited_takes_retry_after_first():
 # --- parsing -----------------------------------------------------------------
 
 
+CDN = "https://i.scdn.co/image"
+
+
 def test_choose_image_prefers_the_smallest_at_least_the_wanted_size():
     images = [
-        {"url": "big", "width": 640, "height": 640},
-        {"url": "mid", "width": 300, "height": 300},
-        {"url": "small", "width": 60, "height": 60},
+        {"url": f"{CDN}/big", "width": 640, "height": 640},
+        {"url": f"{CDN}/mid", "width": 300, "height": 300},
+        {"url": f"{CDN}/small", "width": 60, "height": 60},
     ]
 
-    assert client.choose_image(images).url == "mid"
-    assert client.choose_image(images, min_size=32).url == "small"
-    assert client.choose_image(images, min_size=1000).url == "big"
+    assert client.choose_image(images).url == f"{CDN}/mid"
+    assert client.choose_image(images, min_size=32).url == f"{CDN}/small"
+    assert client.choose_image(images, min_size=1000).url == f"{CDN}/big"
 
 
 @pytest.mark.parametrize(
@@ -400,7 +403,7 @@ def test_choose_image_prefers_the_smallest_at_least_the_wanted_size():
     [
         (None, None),
         ([], None),
-        ([{"url": "custom", "width": None, "height": None}], "custom"),
+        ([{"url": f"{CDN}/custom", "width": None, "height": None}], f"{CDN}/custom"),
         ([{"width": 64}], None),
     ],
 )
@@ -449,3 +452,116 @@ def test_a_profile_without_an_id_is_a_bad_response():
 def test_a_page_without_items_is_a_bad_response():
     with pytest.raises(client.BadResponse):
         client.parse_page({"total": 3}, client.parse_track, limit=20, offset=0)
+
+
+# --- links and images: only Spotify's ----------------------------------------
+
+HOSTILE_LINKS = [
+    "javascript:alert(document.cookie)",
+    "JavaScript:alert(1)",
+    "java\tscript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "http://open.spotify.com/track/abc",
+    "//open.spotify.com/track/abc",
+    "/track/abc",
+    "https://open.spotify.com.evil.example/track/abc",
+    "https://evil.example/?open.spotify.com",
+    "https://open.spotify.com@evil.example/track/abc",
+    "https://user:pass@open.spotify.com/track/abc",
+    "https://open.spotify.com:8443/track/abc",
+    "https://open.spotify.com\\@evil.example/",
+    " https://open.spotify.com/track/abc",
+    "https://open.spotify.com/track/abc\n",
+    "https://open.spotify.com",
+    "https://accounts.spotify.com/track/abc",
+    "",
+    42,
+    ["https://open.spotify.com/track/abc"],
+]
+
+HOSTILE_IMAGES = [
+    "javascript:alert(1)",
+    "data:image/gif;base64,R0lGODlhAQABAAAAACw=",
+    "http://i.scdn.co/image/abc",
+    "https://tracker.example/pixel.gif",
+    "https://scdn.co/image/abc",
+    "https://i.scdn.co.evil.example/image/abc",
+    "https://evil.example/i.scdn.co/image/abc",
+    "https://evilscdn.co/image/abc",
+    "https://user@i.scdn.co/image/abc",
+    "https://i.scdn.co:444/image/abc",
+    "https://i.scdn.co\\@evil.example/image",
+    "https://i_x.scdn.co/image/abc",
+    "//i.scdn.co/image/abc",
+    "https://127.0.0.1:9/images/user-1-64.svg",
+    "",
+    None,
+]
+
+
+@pytest.mark.parametrize("link", HOSTILE_LINKS)
+def test_a_link_that_is_not_open_spotify_com_over_https_is_dropped(link):
+    body = {"name": "Song", "external_urls": {"spotify": link}}
+
+    assert client.parse_track(body).url is None
+    assert client.parse_artist(body).url is None
+    assert client.parse_album(body).url is None
+    assert client.parse_playlist({**body, "owner": body}).owner_url is None
+    assert client.parse_profile({"id": "alice", **body}).url is None
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC",
+        "https://open.spotify.com/user/x?si=1",
+    ],
+)
+def test_an_open_spotify_com_link_is_kept(link):
+    assert client.parse_track({"external_urls": {"spotify": link}}).url == link
+
+
+@pytest.mark.parametrize("url", HOSTILE_IMAGES)
+def test_an_image_that_is_not_on_spotifys_cdn_is_dropped(url):
+    images = [{"url": url, "width": 64, "height": 64}]
+
+    assert client.choose_image(images) is None
+    assert client.parse_profile({"id": "alice", "images": images}).image is None
+    assert client.parse_album({"name": "A", "images": images}).image is None
+
+
+def test_a_hostile_image_gives_way_to_spotifys_own():
+    images = [
+        {"url": "https://tracker.example/pixel.gif", "width": 64, "height": 64},
+        {"url": "https://mosaic.scdn.co/640/abc", "width": 640, "height": 640},
+    ]
+
+    assert client.choose_image(images).url == "https://mosaic.scdn.co/640/abc"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://i.scdn.co/image/ab67616d00004851",
+        "https://mosaic.scdn.co/640/ab67616d0000b273",
+        "https://image-cdn-ak.spotifycdn.com/image/ab67706c0000da84",
+        "https://wrapped-images.spotifycdn.com/image/x.jpg",
+    ],
+)
+def test_images_on_spotifys_cdns_are_kept(url):
+    assert client.choose_image([{"url": url, "width": 64}]).url == url
+
+
+def test_the_configured_fake_spotifys_images_are_kept_and_no_other_origins(settings):
+    settings.SPOTIFY_AUTH_BASE_URL = "http://127.0.0.1:8001"
+    settings.SPOTIFY_API_BASE_URL = "http://127.0.0.1:8001/v1"
+    fake = "http://127.0.0.1:8001/images/user-alice-64.svg"
+    other_port = "http://127.0.0.1:8002/images/user-alice-64.svg"
+
+    assert client.choose_image([{"url": fake}]).url == fake
+    assert client.choose_image([{"url": other_port}]) is None
+
+    settings.SPOTIFY_AUTH_BASE_URL = "https://accounts.spotify.com"
+    settings.SPOTIFY_API_BASE_URL = "https://api.spotify.com/v1"
+    assert client.choose_image([{"url": fake}]) is None

@@ -321,3 +321,30 @@ def test_parse_time_reads_spotifys_times_as_utc():
     moment = client._parse_time("2026-05-01T12:30:00.123Z")
 
     assert moment.isoformat() == "2026-05-01T12:30:00.123000+00:00"
+
+
+def test_hostile_links_and_images_from_spotify_never_reach_the_page(alice, odd_spotify):
+    def hostile(body):
+        for index, item in enumerate(body["items"]):
+            item["external_urls"]["spotify"] = (
+                "javascript:alert(document.cookie)" if index % 2 else "data:text/html,hi"
+            )
+            item["album"]["images"] = [
+                {"url": "https://tracker.example/pixel.gif", "width": 64, "height": 64}
+            ]
+            for artist in item["artists"]:
+                artist["external_urls"] = {"spotify": "https://open.spotify.com.evil.example/"}
+
+    odd_spotify.rewrite(TOP_TRACKS, edited(hostile))
+
+    response = alice.get("/")
+
+    assert response.status_code == 200
+    html = html_of(response)
+    assert_only_broken(html, None)
+    tracks = section(html, "top-tracks")
+    assert "javascript:" not in tracks
+    assert "data:" not in tracks
+    assert "tracker.example" not in tracks
+    assert "evil.example" not in tracks
+    assert 'class="item__art item__art--fallback"' in tracks
