@@ -2,85 +2,24 @@
 
 Everything that differs between a laptop and Heroku comes from the environment
 (see the README's table). Defaults make `make run` work; with DEBUG off a missing
-secret stops start-up with a one-line message instead of a traceback.
+secret, or a malformed value anywhere, raises ImproperlyConfigured, which the
+entry points (manage.py, wsgi.py) print as one line before exiting non-zero.
 """
 
 import logging
 import os
 import re
-import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from psycopg_pool import ConnectionPool
 
+from euterpe_site.env import env_bool, env_float, env_int, env_list, env_rate, env_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def _fail(message):
-    """Stop start-up with one clear line on stderr and a non-zero exit."""
-    sys.exit(message)
-
-
-def env_bool(name, default=False):
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    _fail(f"{name} must be a boolean (true/false), got {value!r}")
-
-
-def env_int(name, default, *, minimum=0):
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        number = None
-    if number is None or number < minimum:
-        _fail(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return number
-
-
-def env_rate(name, default):
-    """A rate such as ``20/m`` (count per s, m, h or d; ``100/5m`` works too)."""
-    value = os.environ.get(name, "").strip() or default
-    if not re.fullmatch(r"[1-9][0-9]*/[0-9]*[smhd]", value):
-        _fail(f"{name} must be a rate like 20/m (count/[n]s|m|h|d), got {value!r}")
-    return value
-
-
-def env_float(name, default, *, minimum=0.0, maximum=1.0):
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        number = None
-    if number is None or not minimum <= number <= maximum:
-        _fail(f"{name} must be a number from {minimum} to {maximum}, got {value!r}")
-    return number
-
-
-def env_list(name, default=()):
-    value = os.environ.get(name, "")
-    items = [item.strip() for item in value.split(",") if item.strip()]
-    return items or list(default)
-
-
-def env_url(name, default):
-    value = os.environ.get(name, "").strip() or default
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        _fail(f"{name} must be an http(s) URL such as {default}, got {value!r}")
-    return value.rstrip("/")
 
 
 def _origin(url):
@@ -93,7 +32,7 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        _fail("SECRET_KEY environment variable must be set")
+        raise ImproperlyConfigured("SECRET_KEY environment variable must be set")
     # Only ever used with DEBUG on, on a laptop.
     SECRET_KEY = "django-insecure-euterpe-local-development-only"  # noqa: S105
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
@@ -101,7 +40,9 @@ SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 if not ALLOWED_HOSTS:
     # Django would answer every request with a 400; say why at start-up instead.
-    _fail("ALLOWED_HOSTS environment variable must be set (comma list of host names)")
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS environment variable must be set (comma list of host names)"
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -169,7 +110,7 @@ if (
     or DATABASE_SCHEMA == "public"
     or DATABASE_SCHEMA.startswith("pg_")
 ):
-    _fail(
+    raise ImproperlyConfigured(
         "DATABASE_SCHEMA must be a lower-case name (letters, digits, _) other than public "
         f"and not starting with pg_, got {DATABASE_SCHEMA!r}"
     )
@@ -178,7 +119,7 @@ LOCAL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
 if not DATABASE_URL:
     if not DEBUG:
-        _fail("DATABASE_URL environment variable must be set")
+        raise ImproperlyConfigured("DATABASE_URL environment variable must be set")
     DATABASE_URL = LOCAL_DATABASE_URL
 # Unquoted: a unix socket directory comes percent-encoded (%2Fvar%2Frun...).
 _database_host = unquote(urlsplit(DATABASE_URL).hostname or "")
@@ -190,7 +131,7 @@ try:
         and not _database_host.startswith("/"),
     )
 except ValueError as error:
-    _fail(f"DATABASE_URL is not a valid database URL: {error}")
+    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {error}") from None
 
 # Connection budget. Heroku Essential-0 allows 20 connections for the whole
 # database, shared with the neighbour app; Euterpe keeps to DATABASE_CONNECTION_BUDGET.
@@ -327,7 +268,7 @@ SPOTIFY_DEMO = env_bool("SPOTIFY_DEMO", False)
 ENCRYPTION_KEY = os.environ.get("ENCRYPTION_KEY", "").strip()
 if not ENCRYPTION_KEY:
     if not DEBUG:
-        _fail("ENCRYPTION_KEY environment variable not set")
+        raise ImproperlyConfigured("ENCRYPTION_KEY environment variable not set")
     # A fixed, public key: good enough for a laptop's demo data, never production.
     ENCRYPTION_KEY = "ZXV0ZXJwZS1sb2NhbC1kZXYta2V5LW5vdC1zZWNyZXQ="
 
@@ -340,12 +281,12 @@ def _fernet_keys(value):
         try:
             Fernet(key)
         except (ValueError, TypeError):
-            _fail(
+            raise ImproperlyConfigured(
                 f"ENCRYPTION_KEY key #{position} is not a valid Fernet key "
                 "(expected 32 url-safe base64-encoded bytes, from Fernet.generate_key())"
-            )
+            ) from None
     if not keys:
-        _fail("ENCRYPTION_KEY environment variable not set")
+        raise ImproperlyConfigured("ENCRYPTION_KEY environment variable not set")
     return keys
 
 
@@ -466,7 +407,9 @@ SOCIAL_AUTH_PIPELINE = (
 # Logging -----------------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
 if LOG_LEVEL not in logging.getLevelNamesMapping():
-    _fail(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got {LOG_LEVEL!r}")
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got {LOG_LEVEL!r}"
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,11 +1,18 @@
 import os
+import sys
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "euterpe_site.settings")
 
-application = get_wsgi_application()
+try:
+    application = get_wsgi_application()
+except ImproperlyConfigured as error:
+    # A bad environment: one line in the log and a non-zero exit, no traceback.
+    sys.exit(str(error))
 
-from euterpe_site.schema import verify_at_startup  # noqa: E402  (needs settings)
+# Imported once the settings are loaded: the schema module reads them.
+from euterpe_site.schema import verify_at_startup
 
 verify_at_startup()

@@ -5,18 +5,7 @@ import importlib.util
 import pytest
 
 from euterpe_site.checks import connection_budget_check
-from tests.support import BASE_DIR, manage, production_env, settings_in_fresh_process
-
-BUDGET_SETTINGS = (
-    "WEB_DYNOS",
-    "WEB_CONCURRENCY",
-    "WEB_THREADS",
-    "DATABASE_POOL_MAX_SIZE",
-    "DATABASE_RESERVED_CONNECTIONS",
-    "DATABASE_PEAK_CONNECTIONS",
-    "DATABASE_CONNECTION_BUDGET",
-    "DATABASES",
-)
+from tests.support import BASE_DIR, manage, production_env, settings_module
 
 
 def _gunicorn_config():
@@ -27,7 +16,7 @@ def _gunicorn_config():
 
 
 def test_the_defaults_fit_the_budget_of_fifteen():
-    values = settings_in_fresh_process(production_env(), *BUDGET_SETTINGS)
+    values = settings_module()
 
     assert (
         values["WEB_DYNOS"] * values["WEB_CONCURRENCY"] * values["DATABASE_POOL_MAX_SIZE"]
@@ -40,9 +29,7 @@ def test_the_defaults_fit_the_budget_of_fifteen():
 
 
 def test_each_thread_gets_at_most_one_pooled_connection():
-    env = production_env(WEB_THREADS="3")
-
-    values = settings_in_fresh_process(env, *BUDGET_SETTINGS)
+    values = settings_module(WEB_THREADS="3")
 
     assert values["DATABASE_POOL_MAX_SIZE"] == 3
     assert values["DATABASES"]["default"]["OPTIONS"]["pool"]["max_size"] == 3
@@ -88,7 +75,7 @@ def test_gunicorn_runs_the_workers_and_threads_the_budget_counts(monkeypatch, en
         monkeypatch.setenv(name, value)
 
     gunicorn = _gunicorn_config()
-    values = settings_in_fresh_process(production_env(**env), *BUDGET_SETTINGS)
+    values = settings_module(**env)
 
     assert gunicorn.workers == values["WEB_CONCURRENCY"]
     assert gunicorn.threads == values["WEB_THREADS"] == values["DATABASE_POOL_MAX_SIZE"]

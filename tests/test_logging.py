@@ -4,7 +4,7 @@ import logging
 import sys
 
 from euterpe_site.logging import OneLineFormatter
-from tests.support import production_env, run_python, settings_in_fresh_process
+from tests.support import settings_error, settings_module
 
 
 def _record(msg, *args, exc_info=None):
@@ -35,18 +35,13 @@ def test_a_traceback_keeps_its_lines_after_the_one_line_message():
 
 
 def test_log_level_comes_from_the_environment():
-    env = production_env(LOG_LEVEL="warning")
-
-    logging_config = settings_in_fresh_process(env, "LOGGING")["LOGGING"]
+    logging_config = settings_module(LOG_LEVEL="warning")["LOGGING"]
 
     assert logging_config["root"]["level"] == "WARNING"
     assert logging_config["loggers"]["django"]["level"] == "WARNING"
 
 
 def test_an_invalid_log_level_stops_start_up_with_one_line():
-    result = run_python("import django; django.setup()", production_env(LOG_LEVEL="loud"))
-
-    assert result.returncode != 0
-    assert result.stderr == (
-        "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'\n"
+    assert settings_error(LOG_LEVEL="loud") == (
+        "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'"
     )

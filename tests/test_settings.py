@@ -1,5 +1,9 @@
-"""Settings read from the environment, validated in a fresh process, and the
-security headers they produce."""
+"""Settings read from the environment and validated, and the security headers they produce.
+
+The settings module runs in this process (tests.support.settings_module); two
+tests start real entry points to prove a bad environment is one line and a
+non-zero exit there.
+"""
 
 import pytest
 from django.contrib.auth.models import User
@@ -7,64 +11,73 @@ from django.contrib.auth.models import User
 from tests.support import (
     ENCRYPTION_KEY,
     OTHER_ENCRYPTION_KEY,
+    manage,
     production_env,
     run_python,
-    settings_in_fresh_process,
+    settings_error,
+    settings_module,
 )
 
-START_UP = "import django; django.setup()"
+# The entry points ------------------------------------------------------------------
 
 
-def _start_up_fails_with(env):
-    result = run_python(START_UP, env)
+def test_manage_py_stops_with_one_line_and_exit_1_without_a_secret_key():
+    result = manage("check", env=production_env(SECRET_KEY=None))
+
+    assert result.returncode == 1
+    assert result.stderr == "SECRET_KEY environment variable must be set\n"
+
+
+def test_wsgi_stops_with_one_line_and_a_non_zero_exit_on_a_malformed_value():
+    result = run_python("import euterpe_site.wsgi", production_env(WEB_THREADS="many"))
+
     assert result.returncode != 0
-    return result.stderr
+    assert result.stderr == "WEB_THREADS must be an integer >= 1, got 'many'\n"
+
+
+# What the settings make of the environment ------------------------------------------
 
 
 def test_without_secret_key_start_up_stops_with_one_line():
-    stderr = _start_up_fails_with(production_env(SECRET_KEY=None))
-
-    assert stderr == "SECRET_KEY environment variable must be set\n"
+    assert settings_error(SECRET_KEY=None) == "SECRET_KEY environment variable must be set"
 
 
 def test_without_encryption_key_start_up_stops_with_one_line():
-    stderr = _start_up_fails_with(production_env(ENCRYPTION_KEY=None))
-
-    assert stderr == "ENCRYPTION_KEY environment variable not set\n"
+    assert settings_error(ENCRYPTION_KEY=None) == "ENCRYPTION_KEY environment variable not set"
 
 
 @pytest.mark.parametrize("key", ["not-a-key", f"{ENCRYPTION_KEY},short"])
 def test_a_malformed_encryption_key_stops_start_up_saying_what_is_wrong(key):
-    stderr = _start_up_fails_with(production_env(ENCRYPTION_KEY=key))
+    message = settings_error(ENCRYPTION_KEY=key)
 
     position = 1 if key == "not-a-key" else 2
-    assert stderr == (
+    assert message == (
         f"ENCRYPTION_KEY key #{position} is not a valid Fernet key (expected 32 url-safe "
-        "base64-encoded bytes, from Fernet.generate_key())\n"
+        "base64-encoded bytes, from Fernet.generate_key())"
     )
 
 
 def test_with_debug_on_no_secrets_are_needed():
-    env = production_env(DEBUG="true", SECRET_KEY=None, ENCRYPTION_KEY=None, DATABASE_URL=None)
+    values = settings_module(
+        DEBUG="true", SECRET_KEY=None, ENCRYPTION_KEY=None, DATABASE_URL=None, ALLOWED_HOSTS=None
+    )
 
-    result = run_python(START_UP, env)
-
-    assert result.returncode == 0, result.stderr
+    assert values["DEBUG"] is True
+    assert values["SECRET_KEY"]
+    assert values["DATABASE_URL"] == "postgres://postgres@127.0.0.1:5432/postgres"
+    assert values["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost", "[::1]"]
 
 
 def test_a_comma_separated_encryption_key_rotates_new_first():
-    env = production_env(ENCRYPTION_KEY=f"{OTHER_ENCRYPTION_KEY}, {ENCRYPTION_KEY}")
-
-    values = settings_in_fresh_process(env, "FERNET_KEYS")
+    values = settings_module(ENCRYPTION_KEY=f"{OTHER_ENCRYPTION_KEY}, {ENCRYPTION_KEY}")
 
     assert values["FERNET_KEYS"] == [OTHER_ENCRYPTION_KEY, ENCRYPTION_KEY]
 
 
 def test_a_remote_database_url_requires_tls():
-    env = production_env(DATABASE_URL="postgres://user:pw@db.example.com:5432/x")
+    values = settings_module(DATABASE_URL="postgres://user:pw@db.example.com:5432/x")
 
-    database = settings_in_fresh_process(env, "DATABASES")["DATABASES"]["default"]
-
+    database = values["DATABASES"]["default"]
     assert database["ENGINE"] == "euterpe_site.postgresql"
     assert database["HOST"] == "db.example.com"
     assert database["NAME"] == "x"
@@ -81,24 +94,21 @@ def test_a_remote_database_url_requires_tls():
     ids=["loopback", "localhost", "unix socket"],
 )
 def test_a_local_database_url_does_not_require_tls(url):
-    database = settings_in_fresh_process(production_env(DATABASE_URL=url), "DATABASES")[
-        "DATABASES"
-    ]["default"]
+    database = settings_module(DATABASE_URL=url)["DATABASES"]["default"]
 
     assert "sslmode" not in database["OPTIONS"]
 
 
 def test_every_connection_pins_its_schema_and_names_itself():
-    env = production_env(DATABASE_SCHEMA="euterpe_staging")
+    values = settings_module(DATABASE_SCHEMA="euterpe_staging")
 
-    options = settings_in_fresh_process(env, "DATABASES")["DATABASES"]["default"]["OPTIONS"]
-
+    options = values["DATABASES"]["default"]["OPTIONS"]
     assert options["options"] == "-c search_path=euterpe_staging"
     assert options["application_name"] == "euterpe"
 
 
 def test_the_pool_fails_fast_when_it_runs_dry():
-    database = settings_in_fresh_process(production_env(), "DATABASES")["DATABASES"]["default"]
+    database = settings_module()["DATABASES"]["default"]
 
     # psycopg's default is 30 s, as long as Heroku's router waits for the whole response.
     assert database["OPTIONS"]["pool"]["timeout"] <= 10
@@ -106,71 +116,63 @@ def test_the_pool_fails_fast_when_it_runs_dry():
 
 
 def test_secret_key_fallbacks_are_a_comma_separated_list():
-    env = production_env(SECRET_KEY_FALLBACKS="old-key-1, old-key-2")
-
-    values = settings_in_fresh_process(env, "SECRET_KEY_FALLBACKS")
+    values = settings_module(SECRET_KEY_FALLBACKS="old-key-1, old-key-2")
 
     assert values["SECRET_KEY_FALLBACKS"] == ["old-key-1", "old-key-2"]
 
 
 @pytest.mark.parametrize("schema", ["public", "PUBLIC", "euterpe; drop", "Euterpe", "pg_temp"])
 def test_database_schema_must_be_a_lower_case_name_other_than_public(schema):
-    stderr = _start_up_fails_with(production_env(DATABASE_SCHEMA=schema))
+    message = settings_error(DATABASE_SCHEMA=schema)
 
-    assert stderr.startswith("DATABASE_SCHEMA must be a lower-case name")
-    assert stderr.count("\n") == 1
+    assert message.startswith("DATABASE_SCHEMA must be a lower-case name")
+    assert "\n" not in message
 
 
 def test_without_allowed_hosts_start_up_stops_with_one_line():
-    stderr = _start_up_fails_with(production_env(ALLOWED_HOSTS=None))
-
-    assert stderr == ("ALLOWED_HOSTS environment variable must be set (comma list of host names)\n")
+    assert settings_error(ALLOWED_HOSTS=None) == (
+        "ALLOWED_HOSTS environment variable must be set (comma list of host names)"
+    )
 
 
 @pytest.mark.parametrize("name", ["SPOTIFY_AUTH_BASE_URL", "SPOTIFY_API_BASE_URL"])
 @pytest.mark.parametrize("value", ["accounts.spotify.com", "ftp://x", "https://"])
 def test_a_spotify_base_url_must_be_an_http_url(name, value):
-    stderr = _start_up_fails_with(production_env(**{name: value}))
+    message = settings_error(**{name: value})
 
-    assert stderr.startswith(f"{name} must be an http(s) URL")
-    assert stderr.count("\n") == 1
+    assert message.startswith(f"{name} must be an http(s) URL")
+    assert "\n" not in message
 
 
 def test_with_debug_on_euterpe_serves_plain_http():
-    env = production_env(DEBUG="true")
+    values = settings_module(DEBUG="true")
 
-    values = settings_in_fresh_process(
-        env,
+    for name in (
         "SECURE_SSL_REDIRECT",
         "SECURE_HSTS_SECONDS",
         "SECURE_PROXY_SSL_HEADER",
         "SESSION_COOKIE_SECURE",
         "CSRF_COOKIE_SECURE",
-    )
-
-    assert values == {
-        "SECURE_SSL_REDIRECT": None,
-        "SECURE_HSTS_SECONDS": None,
-        "SECURE_PROXY_SSL_HEADER": None,
-        "SESSION_COOKIE_SECURE": None,
-        "CSRF_COOKIE_SECURE": None,
-    }
+    ):
+        assert name not in values
 
 
 def test_with_debug_off_euterpe_trusts_herokus_router_and_insists_on_https():
-    values = settings_in_fresh_process(
-        production_env(),
-        "SECURE_PROXY_SSL_HEADER",
-        "SECURE_SSL_REDIRECT",
-        "SECURE_HSTS_SECONDS",
-        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
-        "SECURE_HSTS_PRELOAD",
-        "SESSION_COOKIE_SECURE",
-        "CSRF_COOKIE_SECURE",
-    )
+    values = settings_module()
 
-    assert values == {
-        "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
+    assert {
+        name: values[name]
+        for name in (
+            "SECURE_PROXY_SSL_HEADER",
+            "SECURE_SSL_REDIRECT",
+            "SECURE_HSTS_SECONDS",
+            "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+            "SECURE_HSTS_PRELOAD",
+            "SESSION_COOKIE_SECURE",
+            "CSRF_COOKIE_SECURE",
+        )
+    } == {
+        "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
         "SECURE_SSL_REDIRECT": True,
         "SECURE_HSTS_SECONDS": 365 * 24 * 60 * 60,
         "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
@@ -181,13 +183,12 @@ def test_with_debug_off_euterpe_trusts_herokus_router_and_insists_on_https():
 
 
 def test_a_fake_spotify_is_allowed_to_serve_images_and_receive_the_login_form():
-    env = production_env(
+    values = settings_module(
         SPOTIFY_AUTH_BASE_URL="http://127.0.0.1:8001/accounts",
         SPOTIFY_API_BASE_URL="http://127.0.0.1:8001/v1",
     )
 
-    csp = settings_in_fresh_process(env, "SECURE_CSP")["SECURE_CSP"]
-
+    csp = values["SECURE_CSP"]
     assert "http://127.0.0.1:8001" in csp["img-src"]
     assert csp["form-action"] == ["'self'", "http://127.0.0.1:8001"]
 
