@@ -5,43 +5,17 @@ tables (with data) are already in `public` before Euterpe migrates, and the
 session ends by proving that nothing Euterpe did touched them.
 """
 
-import contextlib
 import os
 
-import psycopg
 import pytest
 from django.db import connection, connections
 
-from devtools.stack import process_alive
-from tests.neighbour import NEIGHBOUR_SQL, fingerprint
+from devtools import databases
+from devtools.neighbour import NEIGHBOUR_SQL, fingerprint
 from tests.support import server_connection
 
 # The fake Spotify's fixtures (fake_spotify, spotify_login, ...) for every app's tests.
 pytest_plugins = ["devtools.fakespotify.pytest_plugin"]
-
-
-def _drop_abandoned_test_databases(server):
-    """Drop test databases and roles left behind by runs whose process is gone."""
-    rows = server.execute(
-        "SELECT datname FROM pg_database WHERE datname LIKE 'test\\_euterpe\\_%'"
-    ).fetchall()
-    for (name,) in rows:
-        if _abandoned(name):
-            server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    roles = server.execute(
-        "SELECT rolname FROM pg_roles WHERE rolname LIKE 'euterpe\\_role\\_%'"
-    ).fetchall()
-    for (name,) in roles:
-        if _abandoned(name):
-            # A role that still holds a grant elsewhere stays; it harms nothing.
-            with contextlib.suppress(psycopg.Error):
-                server.execute(f'DROP ROLE IF EXISTS "{name}"')
-
-
-def _abandoned(name):
-    """Names of test databases and roles end with the pid of the run that made them."""
-    pid = name.rsplit("_", 1)[-1]
-    return pid.isdigit() and not process_alive(int(pid))
 
 
 @pytest.fixture(scope="session")
@@ -50,11 +24,11 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
 
     if not os.environ.get("TEST_DATABASE_URL"):
         # One database per test run, so that concurrent runs never collide.
-        connection.settings_dict["TEST"]["NAME"] = f"test_euterpe_{os.getpid()}"
+        connection.settings_dict["TEST"]["NAME"] = f"{databases.DATABASE_PREFIX}_{os.getpid()}"
     test_name = connection.creation._get_test_db_name()
     with django_db_blocker.unblock():
         with server_connection("postgres") as server:
-            _drop_abandoned_test_databases(server)
+            databases.drop_abandoned(server)
             server.execute(f'DROP DATABASE IF EXISTS "{test_name}" WITH (FORCE)')
             server.execute(f'CREATE DATABASE "{test_name}"')
         with server_connection(test_name) as neighbour:

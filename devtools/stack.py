@@ -13,20 +13,21 @@ What starts, in order (everything is stopped and removed again by ``stop()``):
    free port of ``localhost`` -- a different *site* from Euterpe's
    ``127.0.0.1``, so a SameSite mistake shows in a browser. With ``tls`` it
    speaks HTTPS too, or Chromium would block its images as mixed content.
-2. A throwaway database (``euterpe_stack_<pid>_<random>``) on the server that
-   ``devtools.localdb`` finds, with the neighbour app's tables in ``public``
-   first (``tests/neighbour.py``), then the Procfile's release phase (migrate,
-   dbcheck) and ``collectstatic``.
+2. A throwaway database (``test_euterpe_stack_<random>_<pid>``, see
+   ``devtools.databases``) on the server that ``devtools.localdb`` finds, with
+   the neighbour app's tables in ``public`` first (``devtools.neighbour``), then
+   the Procfile's release phase (migrate, dbcheck) and ``collectstatic``.
 3. gunicorn started with the Procfile's ``web:`` command, production settings
    (DEBUG off, generated secrets) and ``PORT``; with ``tls`` it also gets
    ``--certfile/--keyfile`` of a throwaway certificate for ``localhost`` and
-   ``127.0.0.1``, signed by a throwaway CA that gunicorn's own ``requests``
-   trust through ``REQUESTS_CA_BUNDLE``.
+   ``127.0.0.1``, signed by a throwaway CA (``devtools.certificates``) that
+   gunicorn's own ``requests`` trust through ``REQUESTS_CA_BUNDLE``.
 
 Without ``tls``, gunicorn speaks plain HTTP as a dyno does behind Heroku's
-router; ``RouterSession`` plays the router: it talks to ``https://127.0.0.1:PORT``
-(the public origin), sends the request over plain HTTP with
-``X-Forwarded-Proto: https`` and ``X-Forwarded-For``, and so keeps Secure cookies.
+router; a ``RouterSession`` talks to ``https://127.0.0.1:PORT`` (the public
+origin) through ``devtools.router``, which plays the router: the request goes
+over plain HTTP with ``X-Forwarded-Proto: https`` and ``X-Forwarded-For``, and
+the session keeps Secure cookies.
 """
 
 from __future__ import annotations
@@ -34,9 +35,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
-import datetime
-import ipaddress
-import json
 import os
 import re
 import secrets
@@ -55,10 +53,14 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from devtools import databases
+from devtools.certificates import make_certificate
+from devtools.neighbour import NEIGHBOUR_SQL
+from devtools.processes import BASE_DIR, settings_in_fresh_process
+from devtools.router import RouterAdapter
+
 APP_HOST = "127.0.0.1"
 FAKE_HOST = "localhost"
-DATABASE_PREFIX = "euterpe_stack_"
 START_TIMEOUT = 60
 
 
@@ -86,103 +88,6 @@ def procfile(path: Path = BASE_DIR / "Procfile") -> dict[str, str]:
     return types
 
 
-def make_certificate(directory: Path) -> tuple[Path, Path, Path]:
-    """Write a throwaway CA and a server certificate for localhost and 127.0.0.1.
-
-    Returns ``(ca_path, cert_path, key_path)``. A CA plus a leaf rather than one
-    self-signed leaf, because Python 3.13's strict X.509 checks refuse a leaf
-    used as its own trust anchor.
-    """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.UTC)
-    validity = (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=2))
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Euterpe throwaway test CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(validity[0])
-        .not_valid_after(validity[1])
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(validity[0])
-        .not_valid_after(validity[1])
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    directory.mkdir(parents=True, exist_ok=True)
-    ca_path, cert_path, key_path = (directory / n for n in ("ca.pem", "cert.pem", "key.pem"))
-    ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    return ca_path, cert_path, key_path
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this pid exists (test and stack databases end with one)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _tail(path: Path | None, lines: int = 40) -> str:
     if path is None or not path.exists():
         return ""
@@ -190,35 +95,7 @@ def _tail(path: Path | None, lines: int = 40) -> str:
     return "\n".join(f"    {line}" for line in text)
 
 
-# --- the router and the browser ---------------------------------------------------
-
-
-class _RouterAdapter(HTTPAdapter):
-    """Plays Heroku's router for one public https origin served by plain-HTTP gunicorn.
-
-    The session sees only https URLs (so it keeps and sends Secure cookies);
-    the adapter sends a copy to ``http://`` with the router's headers.
-    """
-
-    def __init__(self, public_origin: str, backend_origin: str, client_ip: str, **kwargs):
-        self.public_origin = public_origin
-        self.backend_origin = backend_origin
-        self.client_ip = client_ip
-        super().__init__(**kwargs)
-
-    def send(self, request, **kwargs):
-        forwarded = request.copy()
-        forwarded.url = self.backend_origin + request.url[len(self.public_origin) :]
-        forwarded.headers["X-Forwarded-Proto"] = "https"
-        # The router appends the address it saw; whatever the client sent comes first.
-        sent = forwarded.headers.get("X-Forwarded-For")
-        forwarded.headers["X-Forwarded-For"] = (
-            f"{sent}, {self.client_ip}" if sent else self.client_ip
-        )
-        response = super().send(forwarded, **kwargs)
-        response.url = request.url
-        response.request = request
-        return response
+# --- the browser behind the router -----------------------------------------------
 
 
 class RouterSession(requests.Session):
@@ -237,7 +114,7 @@ class RouterSession(requests.Session):
         if not stack.tls:
             self.mount(
                 stack.base_url,
-                _RouterAdapter(stack.base_url, stack.backend_url, client_ip, pool_maxsize=32),
+                RouterAdapter(stack.base_url, stack.backend_url, client_ip, pool_maxsize=32),
             )
         else:
             # Over TLS there is no router in front: the client address is the real one.
@@ -430,19 +307,7 @@ class Stack:
 
     def django_settings(self, *names: str) -> dict:
         """Euterpe's settings ``names`` as gunicorn's environment makes them (JSON values)."""
-        code = (
-            "import json, sys; from django.conf import settings; "
-            "print(json.dumps({n: getattr(settings, n) for n in sys.argv[1:]}))"
-        )
-        output = subprocess.run(
-            [sys.executable, "-c", f"import django; django.setup(); {code}", *names],
-            cwd=BASE_DIR,
-            env={**self.env, "DJANGO_SETTINGS_MODULE": "euterpe_site.settings"},
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        return json.loads(output.strip().splitlines()[-1])
+        return settings_in_fresh_process(self.env, *names)
 
     # -- the database --
 
@@ -456,28 +321,16 @@ class Stack:
 
     def _create_database(self) -> None:
         from devtools import localdb
-        from tests.neighbour import NEIGHBOUR_SQL
 
         self._server_url, self._private_server = localdb.resolve()
-        name = f"{DATABASE_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+        name = databases.unique_name(f"{databases.DATABASE_PREFIX}_stack")
         with self._admin() as server:
-            self._drop_abandoned(server)
+            databases.drop_abandoned(server)
             server.execute(f'CREATE DATABASE "{name}"')
         self.database_name = name
         self.database_url = urlsplit(self._server_url)._replace(path=f"/{name}").geturl()
         with self._admin(name) as database:
             database.execute(NEIGHBOUR_SQL)
-
-    def _drop_abandoned(self, server) -> None:
-        """Drop databases of earlier stacks whose process is gone (a killed run)."""
-        rows = server.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s",
-            (DATABASE_PREFIX.replace("_", "\\_") + "%",),
-        ).fetchall()
-        for (name,) in rows:
-            pid = name.removeprefix(DATABASE_PREFIX).split("_")[0]
-            if pid.isdigit() and not process_alive(int(pid)):
-                server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def _drop_database(self, name: str) -> None:
         with self._admin() as server:

@@ -7,8 +7,10 @@ destructive test gets a copy of it (CREATE DATABASE ... TEMPLATE, which is fast)
 
 import pytest
 
-from tests.neighbour import NEIGHBOUR_SQL
-from tests.support import manage, production_env, server_connection, unique_name
+from devtools.databases import DATABASE_PREFIX, ROLE_PREFIX, unique_name
+from devtools.neighbour import NEIGHBOUR_SQL
+from devtools.processes import manage
+from tests.support import production_env, server_connection
 
 
 def _drop_database(name):
@@ -19,7 +21,7 @@ def _drop_database(name):
 @pytest.fixture
 def empty_database():
     """A new, empty database with the neighbour's tables in public."""
-    name = unique_name("test_euterpe_empty")
+    name = unique_name(f"{DATABASE_PREFIX}_empty")
     with server_connection() as server:
         server.execute(f'CREATE DATABASE "{name}"')
     with server_connection(name) as neighbour:
@@ -31,7 +33,7 @@ def empty_database():
 @pytest.fixture(scope="session")
 def migrated_template():
     """(name, completed `migrate` process) of a fresh database migrated once."""
-    name = unique_name("test_euterpe_template")
+    name = unique_name(f"{DATABASE_PREFIX}_template")
     with server_connection() as server:
         server.execute(f'CREATE DATABASE "{name}"')
     with server_connection(name) as neighbour:
@@ -46,7 +48,7 @@ def migrated_template():
 def migrated_database(migrated_template):
     """A private copy of the migrated database, to break as a test likes."""
     template, _ = migrated_template
-    name = unique_name("test_euterpe_copy")
+    name = unique_name(f"{DATABASE_PREFIX}_copy")
     with server_connection() as server:
         server.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     yield name
@@ -57,7 +59,7 @@ def migrated_database(migrated_template):
 def login_role(empty_database):
     """(name, password) of a new LOGIN role with no privileges beyond PUBLIC's,
     for use in empty_database."""
-    name = unique_name("euterpe_role")
+    name = unique_name(ROLE_PREFIX)
     password = "role-password"
     with server_connection() as server:
         server.execute(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}'")

@@ -1,15 +1,12 @@
-"""Small helpers for tests that run Euterpe in a fresh process or a throwaway database.
+"""Small helpers for tests that run Euterpe under a production environment or in a
+throwaway database (devtools.processes starts the fresh processes).
 
-A subprocess gets an environment built from scratch (nothing inherited from the
-test run) that looks like production: DEBUG off and every required variable set.
+The environment is built from scratch (nothing inherited from the test run) and
+looks like production: DEBUG off and every required variable set.
 """
 
 import os
 import runpy
-import subprocess
-import sys
-import uuid
-from pathlib import Path
 from unittest import mock
 from urllib.parse import quote
 
@@ -18,7 +15,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from devtools.processes import BASE_DIR
 
 # Fixed values, for tests only.
 SECRET_KEY = "fresh-process-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGH"
@@ -50,12 +47,6 @@ def server_connection(dbname="postgres"):
     )
 
 
-def unique_name(prefix):
-    """A database or role name no concurrent run will pick; ends with our pid so
-    the root conftest can drop it if this run dies."""
-    return f"{prefix}_{uuid.uuid4().hex[:8]}_{os.getpid()}"
-
-
 def production_env(dbname=None, **overrides):
     """The environment of a production process; an override of None unsets a variable."""
     env = {
@@ -71,28 +62,6 @@ def production_env(dbname=None, **overrides):
     }
     env.update(overrides)
     return {name: value for name, value in env.items() if value is not None}
-
-
-def run_python(code, env):
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def manage(*args, env):
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        env=env,
-        cwd=BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def settings_module(**overrides):

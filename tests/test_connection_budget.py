@@ -4,8 +4,9 @@ import importlib.util
 
 import pytest
 
+from devtools.processes import BASE_DIR, manage
 from euterpe_site.checks import connection_budget_check
-from tests.support import BASE_DIR, manage, production_env, settings_module
+from tests.support import production_env, settings_module
 
 
 def _gunicorn_config():

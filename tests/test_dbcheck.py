@@ -11,7 +11,8 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 
-from tests.support import manage, production_env, server_connection
+from devtools.processes import manage
+from tests.support import production_env, server_connection
 
 
 def _dbcheck(dbname, *args):

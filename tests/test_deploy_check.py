@@ -2,7 +2,8 @@
 
 import secrets
 
-from tests.support import manage, production_env
+from devtools.processes import manage
+from tests.support import production_env
 
 
 def test_the_deploy_check_passes_with_production_variables():

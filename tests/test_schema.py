@@ -5,9 +5,10 @@ from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.db import connection
 
+from devtools.neighbour import NEIGHBOUR_TABLES, fingerprint
+from devtools.processes import manage, run_python
 from euterpe_site import schema
-from tests.neighbour import NEIGHBOUR_TABLES, fingerprint
-from tests.support import database_url, manage, production_env, run_python, server_connection
+from tests.support import database_url, production_env, server_connection
 
 
 def _tables(dbname, schema_name):

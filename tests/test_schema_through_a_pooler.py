@@ -14,9 +14,10 @@ the neighbour's `public` unchanged and a clear refusal.
 import pytest
 from django.db import connection
 
-from tests.neighbour import fingerprint
+from devtools.neighbour import fingerprint
+from devtools.processes import manage, run_python
 from tests.startup_proxy import StartupProxy
-from tests.support import manage, production_env, run_python, server_connection
+from tests.support import production_env, server_connection
 
 REFUSAL = "Refusing to run: the database connection searches "
 

@@ -15,8 +15,9 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from sentry_sdk.transport import Transport
 
+from devtools.processes import run_python
 from euterpe_site import sentry
-from tests.support import production_env, run_python, settings_error
+from tests.support import production_env, settings_error
 
 ACCESS_TOKEN = "fakeAT-listener-0001-9f8e7d6c5b4a3f2e"
 REFRESH_TOKEN = "fakeRT-listener-0001-1a2b3c4d5e6f7a8b"

@@ -8,12 +8,11 @@ non-zero exit there.
 import pytest
 from django.contrib.auth.models import User
 
+from devtools.processes import manage, run_python
 from tests.support import (
     ENCRYPTION_KEY,
     OTHER_ENCRYPTION_KEY,
-    manage,
     production_env,
-    run_python,
     settings_error,
     settings_module,
 )

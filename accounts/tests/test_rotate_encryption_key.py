@@ -12,8 +12,8 @@ from django.db import connection
 from accounts.models import SpotifyToken
 from accounts.tests.helpers import browser, log_in
 from accounts.tokens import ReauthenticationRequired, fresh_access_token
+from devtools.processes import manage as run_manage
 from tests.support import database_url
-from tests.support import manage as run_manage
 
 User = get_user_model()
 

@@ -4,8 +4,8 @@ import ssl
 
 import requests
 
+from devtools.certificates import make_certificate
 from devtools.fakespotify.server import FakeSpotify
-from devtools.stack import make_certificate
 
 
 def test_with_a_certificate_the_fake_speaks_https_and_its_image_urls_are_https(tmp_path):

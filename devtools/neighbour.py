@@ -1,7 +1,8 @@
 """The other app on Euterpe's database: bookshelf-hermes, which owns `public`.
 
-The test database gets its tables, with data, before Euterpe migrates; at the
-end of the session its fingerprint must be byte-for-byte what it was.
+Every database the tests and devtools.stack make gets its tables, with data,
+before Euterpe migrates; the test session ends by proving its fingerprint
+byte-for-byte what it was.
 """
 
 NEIGHBOUR_SQL = """
