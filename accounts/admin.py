@@ -13,7 +13,6 @@ from social_django.models import UserSocialAuth
 
 from accounts import services
 from accounts.models import RefusedLogin, SpotifyToken
-from spotify_stats.cache import forget_listener
 
 User = get_user_model()
 admin.site.unregister(User)
@@ -60,19 +59,6 @@ class ListenerAdmin(UserAdmin):
     @admin.display(description="Token last refreshed", ordering="token_refreshed_at")
     def spotify_token_refreshed_at(self, user):
         return getattr(user, "token_refreshed_at", None)
-
-    def delete_model(self, request, obj):
-        """The delete page: the user goes, and their cached Spotify data with them."""
-        user_id = obj.pk
-        super().delete_model(request, obj)
-        forget_listener(user_id)
-
-    def delete_queryset(self, request, queryset):
-        """The "delete selected" action: likewise, for each user deleted."""
-        user_ids = list(queryset.values_list("pk", flat=True))
-        super().delete_queryset(request, queryset)
-        for user_id in user_ids:
-            forget_listener(user_id)
 
     @admin.action(description="Disconnect selected listeners and delete their data")
     def disconnect_listeners(self, request, queryset):

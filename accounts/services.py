@@ -9,7 +9,6 @@ from django.utils import timezone
 from social_django.models import UserSocialAuth
 
 from accounts.models import RefusedLogin, SpotifyToken
-from spotify_stats.cache import forget_listener
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +101,9 @@ def purge_refused_logins(*, dry_run=False):
 
 
 def disconnect_listener(user):
-    """Delete everything Euterpe holds about ``user``: tokens, cached Spotify data,
-    the social-auth association and the account itself.
+    """Delete everything Euterpe holds about ``user``: tokens, the social-auth
+    association and the account itself. Their cached Spotify data goes with the
+    account: the dashboard forgets a deleted user's cache by itself.
 
     The caller ends the listener's session (``django.contrib.auth.logout``); any
     other session of theirs stops authenticating once the user is gone.
@@ -114,5 +114,4 @@ def disconnect_listener(user):
         SpotifyToken.objects.filter(user_id=user_id).delete()
         UserSocialAuth.objects.filter(user_id=user_id).delete()
         user.delete()
-    forget_listener(user_id)
     logger.info("User %s disconnected; their data was deleted", spotify_id)

@@ -1,12 +1,10 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
-from django.core.cache import cache
 from social_django.models import UserSocialAuth
 
 from accounts.models import SpotifyToken
 from accounts.tests.helpers import browser, log_in
-from spotify_stats.cache import section_key
 
 pytestmark = pytest.mark.django_db
 
@@ -33,8 +31,6 @@ def test_disconnect_deletes_the_listeners_data_and_logs_them_out(client, fake_sp
     log_in(bob_client, "bob")
     alice = User.objects.get(username="alice")
     bob = User.objects.get(username="bob")
-    cache.set(section_key(alice.pk, "profile"), "alice's cached profile")
-    cache.set(section_key(bob.pk, "profile"), "bob's cached profile")
     session_key = client.session.session_key
 
     response = client.post("/disconnect")
@@ -45,12 +41,10 @@ def test_disconnect_deletes_the_listeners_data_and_logs_them_out(client, fake_sp
     assert not User.objects.filter(username="alice").exists()
     assert not SpotifyToken.objects.filter(user_id=alice.pk).exists()
     assert not UserSocialAuth.objects.filter(uid="alice").exists()
-    assert cache.get(section_key(alice.pk, "profile")) is None
     assert not Session.objects.filter(session_key=session_key).exists()
     assert client.get("/health").json()["authenticated"] is False
     # Nobody else's data goes with it.
     assert SpotifyToken.objects.filter(user=bob).exists()
-    assert cache.get(section_key(bob.pk, "profile")) == "bob's cached profile"
     assert bob_client.get("/health").json()["user"] == "Bob Builder"
 
 
@@ -89,47 +83,3 @@ def test_staff_can_disconnect_a_listener_from_the_admin(client, fake_spotify):
     assert not SpotifyToken.objects.exists()
     assert User.objects.filter(username="operator").exists()
     assert listener.get("/health").json()["authenticated"] is False
-
-
-def cached_profiles(*users):
-    for user in users:
-        cache.set(section_key(user.pk, "profile"), f"{user.username}'s cached profile")
-
-
-def test_deleting_selected_users_in_the_admin_forgets_their_cached_spotify_data(
-    client, fake_spotify
-):
-    for listener in ("alice", "bob", "carol"):
-        log_in(browser(), listener)
-    alice, bob, carol = (User.objects.get(username=name) for name in ("alice", "bob", "carol"))
-    cached_profiles(alice, bob, carol)
-    client.force_login(User.objects.create_superuser("operator", password="correct horse battery"))
-
-    response = client.post(
-        "/admin/auth/user/",
-        {"action": "delete_selected", "_selected_action": [alice.pk, bob.pk], "post": "yes"},
-        follow=True,
-    )
-
-    assert response.status_code == 200
-    assert not User.objects.filter(username__in=["alice", "bob"]).exists()
-    for gone in (alice, bob):
-        assert cache.get(section_key(gone.pk, "profile")) is None
-        assert not SpotifyToken.objects.filter(user_id=gone.pk).exists()
-        assert not UserSocialAuth.objects.filter(user_id=gone.pk).exists()
-    assert cache.get(section_key(carol.pk, "profile")) == "carol's cached profile"
-
-
-def test_deleting_a_user_on_its_admin_page_forgets_their_cached_spotify_data(client, fake_spotify):
-    log_in(browser(), "alice")
-    log_in(browser(), "bob")
-    alice, bob = User.objects.get(username="alice"), User.objects.get(username="bob")
-    cached_profiles(alice, bob)
-    client.force_login(User.objects.create_superuser("operator", password="correct horse battery"))
-
-    response = client.post(f"/admin/auth/user/{alice.pk}/delete/", {"post": "yes"}, follow=True)
-
-    assert response.status_code == 200
-    assert not User.objects.filter(username="alice").exists()
-    assert cache.get(section_key(alice.pk, "profile")) is None
-    assert cache.get(section_key(bob.pk, "profile")) == "bob's cached profile"

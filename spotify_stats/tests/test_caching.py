@@ -186,12 +186,16 @@ def test_forgetting_a_listener_deletes_every_cached_section(alice, django_user_m
     assert cache.get_many(listener_keys(user_id)) == {}
 
 
-def test_disconnecting_deletes_the_listeners_cached_sections(alice, django_user_model):
+def test_disconnecting_deletes_the_listeners_cached_sections(
+    alice, django_user_model, django_capture_on_commit_callbacks
+):
     alice.get("/")
     user_id = django_user_model.objects.get(username="alice").pk
     assert len(cache.get_many(listener_keys(user_id))) == 5
 
-    alice.post("/disconnect")
+    # The cache goes when the deletion commits (spotify_stats.receivers).
+    with django_capture_on_commit_callbacks(execute=True):
+        alice.post("/disconnect")
 
     assert cache.get_many(listener_keys(user_id)) == {}
 
