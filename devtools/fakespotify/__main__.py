@@ -7,7 +7,8 @@ import signal
 import ssl
 import sys
 
-from devtools.fakespotify.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FakeSpotify
+from devtools.fakespotify.accounts import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from devtools.fakespotify.server import FakeSpotify
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

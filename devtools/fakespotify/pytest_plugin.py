@@ -18,7 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from devtools.fakespotify.server import DEFAULT_SCOPE, FakeSpotify
+from devtools.fakespotify.accounts import DEFAULT_SCOPE
+from devtools.fakespotify.server import FakeSpotify
 
 TEST_REDIRECT_URI = "http://127.0.0.1:8000/callback"
 

@@ -1,18 +1,14 @@
-"""Answers the fake Spotify cannot give: each costs one section a message, never the page.
+"""Answers Spotify may give that the fake gives only when told: each costs one section a
+message, never the page.
 
-A tiny stdlib HTTP server stands between Euterpe and the fake: it passes every
-call on to the fake unchanged, except on the paths a test rewrites, where it
-answers the way the test needs (a body that is not the gzip it claims to be,
-a Retry-After of "²", a cursor of "²", a time past year 9999, JSON nested too
-deep to decode).
+Each test has the fake answer one endpoint with exactly the status, headers and
+body it needs (``answer_next``): a body that is not the gzip it claims to be, a
+Retry-After of "²", a cursor of "²", a time past year 9999, JSON nested too deep
+to decode.
 """
 
 import json
 import logging
-import threading
-from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -25,74 +21,18 @@ RECENTLY_PLAYED = "/v1/me/player/recently-played"
 FAR_FUTURE = "9999-12-31T23:59:59-01:00"  # UTC is past year 9999
 NOT_GZIP = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
 JSON = {"Content-Type": "application/json"}
-
-
-class _OddSpotify(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, upstream):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.upstream = upstream
-        # path -> answer(upstream_response) -> (status, headers, body bytes)
-        self.rewrites = {}
-        self.calls = Counter()
-
-    @property
-    def api_base_url(self):
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-    def rewrite(self, path, answer):
-        self.rewrites[path] = answer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        path = urlsplit(self.path).path
-        self.server.calls[path] += 1
-        real = requests.get(
-            f"{self.server.upstream}{self.path}",
-            headers={"Authorization": self.headers.get("Authorization", "")},
-            timeout=10,
-        )
-        rewrite = self.server.rewrites.get(path)
-        if rewrite is None:
-            status, headers, body = real.status_code, JSON, real.content
-        else:
-            status, headers, body = rewrite(real)
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format, *args):
-        pass
+SLOW_DOWN = {"status": 429, "headers": {**JSON, "Retry-After": "²"}}
+SLOW_DOWN_BODY = '{"error": {"status": 429, "message": "slow"}}'
 
 
 @pytest.fixture
-def odd_spotify(fake_spotify, settings):
-    """The odd server in front of the fake, with Euterpe's Web API calls pointed at it."""
-    server = _OddSpotify(fake_spotify.base_url)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    settings.SPOTIFY_API_BASE_URL = server.api_base_url
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def alice(browser_for, odd_spotify):
-    """alice logged in (against the fake), her Web API calls going through the odd server."""
+def alice(browser_for):
+    """alice logged in to Euterpe, with tokens from the fake."""
     return browser_for("alice")
 
 
 @pytest.fixture
-def alice_token(spotify_login, odd_spotify):
+def alice_token(spotify_login):
     return spotify_login("alice")["access_token"]
 
 
@@ -101,19 +41,19 @@ def assert_only_broken(html, broken):
         assert failed(html, section_id) == (section_id == broken), section_id
 
 
-def edited(change):
-    """An answer: the fake's JSON, with ``change(body)`` applied to it."""
-
-    def answer(real):
-        body = real.json()
-        change(body)
-        return 200, JSON, json.dumps(body).encode()
-
-    return answer
-
-
-def fixed(status, headers, body):
-    return lambda real: (status, headers, body)
+def edited(fake, path, change):
+    """The fake's own answer to alice on ``path`` (as the client asks, 50 items),
+    with ``change(body)`` applied: the body for an ``answer_next``."""
+    token = fake.current_tokens("alice")["access"][-1]
+    real = requests.get(
+        f"{fake.base_url}{path}",
+        params={"limit": 50},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    body = real.json()
+    change(body)
+    return json.dumps(body)
 
 
 def set_cursor_before(body):
@@ -127,8 +67,8 @@ def set_first_played_at(body):
 # --- the dashboard -----------------------------------------------------------
 
 
-def test_a_body_that_is_not_the_gzip_it_claims_fails_only_that_section(alice, odd_spotify):
-    odd_spotify.rewrite(TOP_TRACKS, fixed(200, NOT_GZIP, b'{"items": []}'))
+def test_a_body_that_is_not_the_gzip_it_claims_fails_only_that_section(alice, fake_spotify):
+    fake_spotify.answer_next(TOP_TRACKS, headers=NOT_GZIP, body='{"items": []}')
 
     response = alice.get("/")
 
@@ -136,14 +76,11 @@ def test_a_body_that_is_not_the_gzip_it_claims_fails_only_that_section(alice, od
     html = html_of(response)
     assert_only_broken(html, "top-tracks")
     assert "could not read" in section(html, "top-tracks")
-    assert odd_spotify.calls[TOP_TRACKS] == 1  # not retried
+    assert fake_spotify.calls(TOP_TRACKS) == 1  # not retried
 
 
-def test_a_retry_after_of_a_superscript_digit_fails_only_that_section(alice, odd_spotify):
-    odd_spotify.rewrite(
-        TOP_TRACKS,
-        fixed(429, {**JSON, "Retry-After": "²"}, b'{"error": {"status": 429, "message": "slow"}}'),
-    )
+def test_a_retry_after_of_a_superscript_digit_fails_only_that_section(alice, fake_spotify):
+    fake_spotify.answer_next(TOP_TRACKS, **SLOW_DOWN, body=SLOW_DOWN_BODY)
 
     response = alice.get("/")
 
@@ -153,8 +90,9 @@ def test_a_retry_after_of_a_superscript_digit_fails_only_that_section(alice, odd
     assert "Spotify asked Euterpe to slow down" in section(html, "top-tracks")
 
 
-def test_a_superscript_digit_cursor_is_ignored_and_the_plays_show(alice, odd_spotify):
-    odd_spotify.rewrite(RECENTLY_PLAYED, edited(set_cursor_before))
+def test_a_superscript_digit_cursor_is_ignored_and_the_plays_show(alice, fake_spotify):
+    body = edited(fake_spotify, RECENTLY_PLAYED, set_cursor_before)
+    fake_spotify.answer_next(RECENTLY_PLAYED, headers=JSON, body=body)
 
     response = alice.get("/")
 
@@ -162,8 +100,9 @@ def test_a_superscript_digit_cursor_is_ignored_and_the_plays_show(alice, odd_spo
     assert_only_broken(html_of(response), None)
 
 
-def test_a_play_time_past_year_9999_skips_that_play_and_the_rest_show(alice, odd_spotify):
-    odd_spotify.rewrite(RECENTLY_PLAYED, edited(set_first_played_at))
+def test_a_play_time_past_year_9999_skips_that_play_and_the_rest_show(alice, fake_spotify):
+    body = edited(fake_spotify, RECENTLY_PLAYED, set_first_played_at)
+    fake_spotify.answer_next(RECENTLY_PLAYED, headers=JSON, body=body)
 
     response = alice.get("/")
 
@@ -171,9 +110,9 @@ def test_a_play_time_past_year_9999_skips_that_play_and_the_rest_show(alice, odd
     assert_only_broken(html_of(response), None)
 
 
-def test_json_nested_too_deep_to_decode_fails_only_that_section(alice, odd_spotify):
+def test_json_nested_too_deep_to_decode_fails_only_that_section(alice, fake_spotify):
     # json.loads raises RecursionError, which is no ValueError.
-    odd_spotify.rewrite(TOP_TRACKS, fixed(200, JSON, b"[" * 100_000))
+    fake_spotify.answer_next(TOP_TRACKS, headers=JSON, body="[" * 100_000)
 
     response = alice.get("/")
 
@@ -215,8 +154,8 @@ def test_a_broken_api_base_url_fails_every_section_not_the_page(browser_for, set
 # --- the client --------------------------------------------------------------
 
 
-def test_a_body_that_is_not_the_gzip_it_claims_is_a_bad_response(alice_token, odd_spotify, caplog):
-    odd_spotify.rewrite(TOP_TRACKS, fixed(200, NOT_GZIP, b'{"items": []}'))
+def test_a_body_that_is_not_the_gzip_it_claims_is_a_bad_response(alice_token, fake_spotify, caplog):
+    fake_spotify.answer_next(TOP_TRACKS, headers=NOT_GZIP, body='{"items": []}')
 
     with (
         caplog.at_level(logging.WARNING, logger="spotify_stats.client"),
@@ -224,7 +163,7 @@ def test_a_body_that_is_not_the_gzip_it_claims_is_a_bad_response(alice_token, od
     ):
         client.get_top_tracks(alice_token)
 
-    assert odd_spotify.calls[TOP_TRACKS] == 1
+    assert fake_spotify.calls(TOP_TRACKS) == 1
     assert "ContentDecodingError" in caplog.text
     assert alice_token not in caplog.text
 
@@ -247,12 +186,9 @@ def test_a_broken_api_base_url_is_a_bad_response(settings, caplog, base_url, err
 
 
 def test_a_retry_after_of_a_superscript_digit_is_rate_limited_without_a_wait(
-    alice_token, odd_spotify
+    alice_token, fake_spotify
 ):
-    odd_spotify.rewrite(
-        TOP_TRACKS,
-        fixed(429, {**JSON, "Retry-After": "²"}, b'{"error": {"status": 429, "message": "slow"}}'),
-    )
+    fake_spotify.answer_next(TOP_TRACKS, **SLOW_DOWN, body=SLOW_DOWN_BODY)
 
     with pytest.raises(client.RateLimited) as raised:
         client.get_top_tracks(alice_token)
@@ -260,8 +196,9 @@ def test_a_retry_after_of_a_superscript_digit_is_rate_limited_without_a_wait(
     assert raised.value.retry_after is None
 
 
-def test_a_superscript_digit_cursor_reads_as_no_cursor(alice_token, odd_spotify):
-    odd_spotify.rewrite(RECENTLY_PLAYED, edited(set_cursor_before))
+def test_a_superscript_digit_cursor_reads_as_no_cursor(alice_token, fake_spotify):
+    body = edited(fake_spotify, RECENTLY_PLAYED, set_cursor_before)
+    fake_spotify.answer_next(RECENTLY_PLAYED, headers=JSON, body=body)
 
     recent = client.get_recently_played(alice_token)
 
@@ -269,9 +206,10 @@ def test_a_superscript_digit_cursor_reads_as_no_cursor(alice_token, odd_spotify)
     assert recent.items
 
 
-def test_a_play_time_past_year_9999_is_skipped(alice_token, odd_spotify):
+def test_a_play_time_past_year_9999_is_skipped(alice_token, fake_spotify):
     real = client.get_recently_played(alice_token)
-    odd_spotify.rewrite(RECENTLY_PLAYED, edited(set_first_played_at))
+    body = edited(fake_spotify, RECENTLY_PLAYED, set_first_played_at)
+    fake_spotify.answer_next(RECENTLY_PLAYED, headers=JSON, body=body)
 
     recent = client.get_recently_played(alice_token)
 
@@ -323,7 +261,7 @@ def test_parse_time_reads_spotifys_times_as_utc():
     assert moment.isoformat() == "2026-05-01T12:30:00.123000+00:00"
 
 
-def test_hostile_links_and_images_from_spotify_never_reach_the_page(alice, odd_spotify):
+def test_hostile_links_and_images_from_spotify_never_reach_the_page(alice, fake_spotify):
     def hostile(body):
         for index, item in enumerate(body["items"]):
             item["external_urls"]["spotify"] = (
@@ -335,7 +273,8 @@ def test_hostile_links_and_images_from_spotify_never_reach_the_page(alice, odd_s
             for artist in item["artists"]:
                 artist["external_urls"] = {"spotify": "https://open.spotify.com.evil.example/"}
 
-    odd_spotify.rewrite(TOP_TRACKS, edited(hostile))
+    body = edited(fake_spotify, TOP_TRACKS, hostile)
+    fake_spotify.answer_next(TOP_TRACKS, headers=JSON, body=body)
 
     response = alice.get("/")
 

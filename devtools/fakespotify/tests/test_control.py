@@ -72,6 +72,51 @@ def test_malformed_next_answers_200_with_a_body_that_is_not_json(http, alice):
     assert http.api("/me", alice).json()["id"] == "alice"
 
 
+def test_answer_next_answers_exactly_what_it_is_given_then_recovers(http, alice):
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    http.fake.answer_next("/v1/me/top/tracks", status=203, headers=headers, body='{"items": []}')
+
+    raw = http.session.get(
+        f"{http.fake.api_base_url}/me/top/tracks",
+        headers={"Authorization": f"Bearer {alice}"},
+        stream=True,  # read the body as sent, not gunzipped
+        timeout=10,
+    )
+
+    assert raw.status_code == 203
+    assert raw.headers["Content-Encoding"] == "gzip"
+    assert raw.headers["Content-Type"] == "application/json"
+    assert raw.raw.read() == b'{"items": []}'
+    assert http.fake.calls("/v1/me/top/tracks", "alice") == 1
+    assert http.api("/me/top/tracks", alice).json()["items"]
+
+
+def test_answer_next_sends_no_header_it_was_not_given(http, alice):
+    http.fake.answer_next("/v1/me", n=2, status=429, body=b"\xff")
+
+    first, second = http.api("/me", alice), http.api("/me", alice)
+
+    assert first.status_code == second.status_code == 429
+    assert "Content-Type" not in first.headers
+    assert "Retry-After" not in first.headers
+    assert first.content == b"\xff"
+    assert http.api("/me", alice).status_code == 200
+
+
+def test_answer_next_refuses_what_would_break_http(fake_spotify_clean):
+    fake = fake_spotify_clean
+    with pytest.raises(ValueError):
+        fake.answer_next("/v1/me", status=101)
+    with pytest.raises(ValueError):
+        fake.answer_next("/v1/me", headers={"Content-Length": "3"})
+    with pytest.raises(ValueError):
+        fake.answer_next("/v1/me", headers={"X-Split": "a\r\nSet-Cookie: b"})
+    with pytest.raises(ValueError):
+        fake.answer_next("/v1/me", headers={"Retry-After": "٣"})  # not Latin-1
+    with pytest.raises(TypeError):
+        fake.answer_next("/v1/me", headers={"Retry-After": 3})
+
+
 def test_a_hanging_call_does_not_stall_others(http, alice):
     http.fake.hang_next("/v1/me", seconds=30)
 
@@ -227,10 +272,26 @@ def test_the_http_control_endpoints_manage_tokens_and_listeners(http, spotify_lo
     assert http.fake.issued_tokens() == []
 
 
+def test_the_http_answer_next_control_takes_text_or_base64_bodies(http, alice):
+    retry_after = {"Content-Type": "application/json", "Retry-After": "²"}
+    assert http.control("answer_next", path="/v1/me", status=429, headers=retry_after).ok
+    assert http.control("answer_next", path="/v1/me/playlists", body_base64="AP8=").ok
+
+    odd = http.api("/me", alice)
+    binary = http.api("/me/playlists", alice)
+
+    assert odd.status_code == 429
+    assert odd.headers["Retry-After"] == "²"  # http.server sends headers as Latin-1
+    assert odd.content == b""
+    assert binary.status_code == 200
+    assert binary.content == b"\x00\xff"
+
+
 def test_bad_control_input_is_400_and_unknown_controls_404(http):
     assert http.control("fail_next", path="/v1/me", status=200).status_code == 400
     assert http.control("revoke", listener="nobody").status_code == 400
     assert http.control("latency").status_code == 400
+    assert http.control("answer_next", path="/v1/me", body_base64="not base64").status_code == 400
     assert http.control("self_destruct").status_code == 404
 
 
