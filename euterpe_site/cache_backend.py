@@ -9,7 +9,7 @@ them as its own.
 
 import base64
 import pickle
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.db import DatabaseCache as DjangoDatabaseCache
@@ -57,3 +57,34 @@ class DatabaseCache(DjangoDatabaseCache):
                 " SET value = EXCLUDED.value, expires = EXCLUDED.expires",
                 rows,
             )
+
+    def incr_counter(self, key, *, timeout, version=None):
+        """Count one more under ``key``; the new count, in one atomic statement.
+
+        A missing or expired entry starts at 1 and expires ``timeout`` seconds from
+        now; an existing one is raised by 1 and keeps its expiry. Django's ``add()``
+        then ``incr()`` is a read and a write apart, so parallel requests lose
+        counts: an upsert that returns the count cannot. The value is stored as
+        plain digits, not Django's pickled format: read counters through this
+        method only (the rate limits do; nothing ``get()``s them).
+        """
+        key = self.make_and_validate_key(key, version=version)
+        db = router.db_for_write(self.cache_model_class)
+        connection = connections[db]
+        table = connection.ops.quote_name(self._table)
+        now = tz_now().replace(microsecond=0)
+        expires = connection.ops.adapt_datetimefield_value(now + timedelta(seconds=timeout))
+        now = connection.ops.adapt_datetimefield_value(now)
+        # A savepoint inside a transaction: a failure must not abort the caller's.
+        with transaction.atomic(using=db), connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} AS entry (cache_key, value, expires) VALUES (%s, '1', %s)"
+                " ON CONFLICT (cache_key) DO UPDATE SET"
+                " value = CASE WHEN entry.expires < %s THEN '1'"
+                " ELSE (entry.value::bigint + 1)::text END,"
+                " expires = CASE WHEN entry.expires < %s THEN EXCLUDED.expires"
+                " ELSE entry.expires END"
+                " RETURNING value::bigint",
+                [key, expires, now, now],
+            )
+            return cursor.fetchone()[0]

@@ -1,32 +1,49 @@
 """Per-client rate limits on the login start, the callback, /db_check and the admin login.
 
 One middleware maps URL names to the rates in ``settings.RATELIMIT_RATES`` and
-counts requests with django-ratelimit's ``get_usage()`` on Django's default
-cache (shared by every worker and dyno). The views themselves know nothing
-about it. A client over its limit gets a 429 with ``Retry-After``: the
-site's page, or JSON on /db_check.
+counts requests in fixed windows on Django's default cache (shared by every
+worker and dyno). The views themselves know nothing about it. A client over its
+limit gets a 429 with ``Retry-After``: the site's page, or JSON on /db_check.
 
-The client is the address Heroku's router saw: the *last* ``X-Forwarded-For``
-entry, which the router appends. Earlier entries are whatever the client sent
-and so cannot choose the key. Without a router in front (``make run``), the key
-is ``REMOTE_ADDR`` unless a header is sent, which is harmless on a laptop.
+Counting is atomic on both caches Euterpe runs on, so a burst of parallel
+requests cannot slip extra ones through: the database cache counts with one
+upsert that returns the new count (``DatabaseCache.incr_counter``), Redis with
+``add`` and its atomic ``INCR``.
+
+The client is the address the outermost trusted proxy saw: the
+``TRUSTED_PROXY_COUNT``-th ``X-Forwarded-For`` entry from the right (1: Heroku's
+router appends one; 2 behind a CDN in front of Heroku). Entries further left are
+whatever the client sent and so cannot choose the key. IPv6 clients are counted
+per /64, the block a single home or phone usually holds.
 """
 
 import ipaddress
 import logging
+import re
+import time
+import zlib
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.db import DatabaseError
 from django.http import JsonResponse
 from django.shortcuts import render
-from django_ratelimit.core import get_usage
 from redis.exceptions import RedisError
+
+from euterpe_site.cache_backend import DatabaseCache
 
 logger = logging.getLogger(__name__)
 
 # A cache that cannot count must not take the login down with it: fail open.
 CACHE_ERRORS = (DatabaseError, RedisError, OSError)
+
+IPV6_PREFIX = 64
+# A window's counter outlives the window by this much, so a slow request near
+# its end still finds it.
+EXPIRY_MARGIN_SECONDS = 60
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RATE = re.compile(r"([1-9][0-9]*)/([0-9]*)([smhd])")
 
 
 @dataclass(frozen=True)
@@ -49,20 +66,78 @@ RULES = {
 }
 
 
-def client_ip(request):
-    """The client's address as Heroku's router reports it (RATELIMIT_IP_META_KEY).
+def parse_rate(rate):
+    """``"20/m"`` -> (20, 60); ``"100/5m"`` -> (100, 300)."""
+    count, multiple, unit = _RATE.fullmatch(rate).groups()
+    return int(count), _PERIODS[unit] * int(multiple or 1)
 
-    The last X-Forwarded-For entry, falling back to REMOTE_ADDR when there is
-    no header or its last entry is not an IP address.
+
+def client_ip(request):
+    """The client's address as the outermost trusted proxy saw it.
+
+    With N = TRUSTED_PROXY_COUNT, the Nth X-Forwarded-For entry from the right
+    (the leftmost when the header holds fewer than N); REMOTE_ADDR when N is 0,
+    when there is no header, or when the chosen entry is not an IP address. An
+    IPv4-mapped IPv6 address is its IPv4 address.
     """
+    trusted = settings.TRUSTED_PROXY_COUNT
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    last = forwarded.rsplit(",", 1)[-1].strip()
-    if last:
-        try:
-            return str(ipaddress.ip_address(last))
-        except ValueError:
-            pass
-    return request.META.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104 (a key, not a bind)
+    entries = [entry.strip() for entry in forwarded.split(",")]
+    if trusted and any(entries):
+        chosen = entries[-trusted] if len(entries) >= trusted else entries[0]
+        address = _ip_address(chosen)
+        if address is not None:
+            return address
+    return _ip_address(request.META.get("REMOTE_ADDR", "")) or ipaddress.ip_address("0.0.0.0")  # noqa: S104 (a key, not a bind)
+
+
+def _ip_address(text):
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_key(request):
+    """What a client is counted as: its IPv4 address, or its IPv6 /64 network."""
+    address = client_ip(request)
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False))
+    return str(address)
+
+
+def count_request(rate_name, client, *, now=None):
+    """Count one request of ``client`` against rate ``rate_name``.
+
+    Returns ``(count, limit, seconds_left)`` for the current fixed window. Windows
+    are staggered per client so that not every counter restarts at once.
+    """
+    limit, period = parse_rate(settings.RATELIMIT_RATES[rate_name])
+    now = time.time() if now is None else now
+    offset = zlib.crc32(client.encode()) % period
+    window = int((now - offset) // period)
+    window_end = (window + 1) * period + offset
+    key = f"ratelimit:{rate_name}:{client}:{window}"
+    timeout = max(1, round(window_end - now)) + EXPIRY_MARGIN_SECONDS
+    count = _increment(caches[DEFAULT_CACHE_ALIAS], key, timeout)
+    return count, limit, max(1, round(window_end - now))
+
+
+def _increment(cache, key, timeout):
+    """The key's new count: created at 1 (expiring after ``timeout``) or raised by 1, atomically."""
+    if isinstance(cache, DatabaseCache):
+        return cache.incr_counter(key, timeout=timeout)
+    # Redis: SET NX, then INCR; both atomic. The entry cannot expire in between:
+    # it was just made to outlive its window.
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired or evicted meanwhile
+        cache.add(key, 1, timeout=timeout)
+        return 1
 
 
 class RateLimitMiddleware:
@@ -81,22 +156,16 @@ class RateLimitMiddleware:
             return None
         if rule.methods is not None and request.method not in rule.methods:
             return None
+        client = client_key(request)
         try:
-            usage = get_usage(
-                request,
-                group=f"euterpe.{rule.rate}",
-                key="ip",
-                rate=settings.RATELIMIT_RATES[rule.rate],
-                increment=True,
-            )
+            count, limit, seconds_left = count_request(rule.rate, client)
         except CACHE_ERRORS:
             logger.warning("rate limit for %s not checked: the cache failed", rule.rate)
             return None
-        if usage is None or not usage["should_limit"]:
+        if count <= limit:
             return None
-        retry_after = max(1, usage["time_left"])
-        logger.warning("rate limit %s exceeded by %s", rule.rate, client_ip(request))
-        return too_many_requests(request, retry_after=retry_after, json=rule.json)
+        logger.warning("rate limit %s exceeded by %s", rule.rate, client)
+        return too_many_requests(request, retry_after=seconds_left, json=rule.json)
 
 
 def too_many_requests(request, *, retry_after, json=False):

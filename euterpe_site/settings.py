@@ -299,12 +299,8 @@ FERNET_USE_HKDF = False
 OPS_TOKEN = os.environ.get("OPS_TOKEN", "")
 
 # Rate limits -----------------------------------------------------------------
-# Per client IP (the last X-Forwarded-For entry, appended by Heroku's router) on
-# the default cache, by euterpe_site.ratelimit's middleware over django-ratelimit.
-# django_ratelimit is not in INSTALLED_APPS: its system check calls the database
-# cache unsupported because incr() is not atomic there. Under a burst of
-# concurrent requests a few may slip past the limit; that is acceptable for
-# these limits, and REDIS_URL (atomic INCR) removes it.
+# Per client (euterpe_site.ratelimit.client_ip) on the default cache, counted
+# atomically on both the database cache (one upsert) and Redis (INCR).
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLED", True)
 RATELIMIT_RATES = {
     # POST /login/spotify/: starting a login. Generous for a shared NAT.
@@ -316,10 +312,10 @@ RATELIMIT_RATES = {
     # POST /admin/login/: password guessing.
     "admin_login": env_rate("RATELIMIT_ADMIN_LOGIN", "10/m"),
 }
-RATELIMIT_IP_META_KEY = "euterpe_site.ratelimit.client_ip"
-# A count the cache lost (an entry expiring between add and incr) lets the
-# request through rather than showing a legitimate listener a 429.
-RATELIMIT_FAIL_OPEN = True
+# Proxies in front of Euterpe that append to X-Forwarded-For: the client is the
+# Nth entry from the right. 1 is Heroku's router; 2 a CDN in front of it; 0
+# trusts no header (REMOTE_ADDR is the client).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1, minimum=0)
 
 # Security --------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

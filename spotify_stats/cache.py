@@ -24,6 +24,8 @@ ENTRY_FORMAT = "v2"
 # and until when Spotify's Retry-After holds for the whole app (stats._note_rate_limit).
 STALLED_KEY = "spotify:stalled"
 BACKOFF_KEY = "spotify:backoff-until"
+# The listener who last saw Spotify stall (stats._note_stall): the mark needs two.
+STALL_WITNESS_KEY = "spotify:stall-witness"
 
 
 def section_key(user_id, section, time_range=None):
@@ -57,6 +59,19 @@ def claim_refresh(user_id, *, seconds):
     workers pressing at once cannot both win.
     """
     return cache.add(refresh_key(user_id), True, timeout=seconds)
+
+
+def second_stall_witness(user_id, *, seconds):
+    """Record that Spotify stalled for listener ``user_id``; True when another
+    listener saw it stall within the last ``seconds`` too.
+
+    The first witness is kept with ``cache.add`` (atomic), so one listener seeing
+    Spotify hang again and again, however often, is never two witnesses.
+    """
+    if cache.add(STALL_WITNESS_KEY, user_id, timeout=seconds):
+        return False
+    first = cache.get(STALL_WITNESS_KEY)
+    return first is not None and first != user_id
 
 
 def purge_expired_entries(*, dry_run=False):

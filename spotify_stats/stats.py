@@ -168,11 +168,11 @@ def _fetch_missing(user, names, *, time_range, keys, started, stalled, cache_sec
         names,
         time_range,
         deadline,
-        on_stall=lambda: _note_stall(stalled),
+        on_stall=lambda: _note_stall(user, stalled),
         on_done=on_done,
     )
     if stalled and _ran_out_of_time(results, deadline):
-        _note_stall(stalled)  # still hanging: keep the short deadline
+        _note_stall(user, stalled)  # still hanging: keep the short deadline
     _note_rate_limit(results)
 
     fetched_at = time.time()
@@ -239,22 +239,30 @@ def _ran_out_of_time(results, deadline):
     return failed and time.monotonic() >= deadline - STALL_TOLERANCE_SECONDS
 
 
-def _note_stall(already_stalled):
+def _note_stall(user, already_stalled):
     """Remember, for every worker and dyno, that Spotify is hanging.
 
-    For SPOTIFY_STALL_SECONDS after a section went unanswered for
-    SPOTIFY_STALLED_DEADLINE_SECONDS, or a page waited its whole deadline in
+    For SPOTIFY_STALL_SECONDS after sections went unanswered for
+    SPOTIFY_STALLED_DEADLINE_SECONDS, or pages waited their whole deadline in
     vain, cold pages wait at most SPOTIFY_STALLED_DEADLINE_SECONDS: a Spotify outage
     then costs each view a few seconds instead of holding a gunicorn thread for
     the full deadline, so /health and warm pages keep being served. Set again
     while Spotify keeps hanging; it lapses on its own once Spotify answers.
+
+    The mark shortens every listener's deadline, so it needs two listeners who saw
+    Spotify stall within SPOTIFY_STALL_SECONDS: one listener whose own data is slow
+    (pressing "Refresh now" in a loop, say) cannot set or keep it.
     """
-    cache.set(STALLED_KEY, True, timeout=settings.SPOTIFY_STALL_SECONDS)
+    seconds = settings.SPOTIFY_STALL_SECONDS
+    if not cache_sections.second_stall_witness(user.pk, seconds=seconds):
+        logger.info("Spotify stalled for user %s; no other listener saw it lately", user.pk)
+        return
+    cache.set(STALLED_KEY, True, timeout=seconds)
     if not already_stalled:
         logger.warning(
             "Spotify is not answering (a section waited %s s); for %s s pages wait at most %s s",
             settings.SPOTIFY_STALLED_DEADLINE_SECONDS,
-            settings.SPOTIFY_STALL_SECONDS,
+            seconds,
             settings.SPOTIFY_STALLED_DEADLINE_SECONDS,
         )
 

@@ -95,3 +95,25 @@ def test_set_many_that_cannot_write_reports_the_keys_and_leaves_the_transaction_
 
     empty_cache.set_many({"still": "works"}, 60)
     assert empty_cache.get("still") == "works"
+
+
+def test_incr_counter_starts_at_one_and_counts_up_in_one_statement(empty_cache):
+    with CaptureQueriesContext(connection) as queries:
+        counts = [empty_cache.incr_counter("hits", timeout=60) for _ in range(3)]
+
+    assert counts == [1, 2, 3]
+    assert len([q for q in queries if q["sql"].startswith("INSERT")]) == 3
+    assert not [q for q in queries if q["sql"].startswith(("SELECT", "UPDATE"))]
+
+
+def test_incr_counter_starts_again_at_one_once_the_entry_expired(empty_cache):
+    empty_cache.incr_counter("hits", timeout=60)
+    empty_cache.incr_counter("hits", timeout=60)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE euterpe_cache SET expires = now() - interval '1 second' WHERE cache_key = %s",
+            [empty_cache.make_key("hits")],
+        )
+
+    assert empty_cache.incr_counter("hits", timeout=60) == 1
+    assert empty_cache.incr_counter("hits", timeout=60) == 2

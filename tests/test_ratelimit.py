@@ -1,13 +1,17 @@
 """Rate limits on the login start, the callback, /db_check and the admin login,
 keyed by the client address Heroku's router appends to X-Forwarded-For."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
 
 import pytest
 from django.core.cache import cache
-from django.db import DatabaseError
+from django.db import DatabaseError, connection, connections
+from django.test import Client
 
-from tests.support import settings_error
+from euterpe_site.cache_backend import DatabaseCache
+from tests.support import settings_error, settings_module
 
 # Per hour, so a fixed window almost never rolls over in the middle of a test.
 LIMIT = 3
@@ -141,7 +145,7 @@ def test_unlimited_pages_are_never_counted(client):
 
 
 def test_a_failing_cache_lets_requests_through_instead_of_a_500(client):
-    with mock.patch("euterpe_site.ratelimit.get_usage", side_effect=DatabaseError("gone")):
+    with mock.patch.object(DatabaseCache, "incr_counter", side_effect=DatabaseError("gone")):
         response = _request(client, "db_check")
 
     assert response.status_code == 401  # the view's own answer
@@ -151,3 +155,128 @@ def test_a_malformed_rate_stops_start_up_saying_what_is_wrong():
     assert settings_error(RATELIMIT_LOGIN="lots") == (
         "RATELIMIT_LOGIN must be a rate like 20/m (count/[n]s|m|h|d), got 'lots'"
     )
+
+
+# --- which client: TRUSTED_PROXY_COUNT, IPv6 -----------------------------------
+
+
+def test_behind_a_cdn_the_second_entry_from_the_right_is_the_client(client, settings):
+    settings.TRUSTED_PROXY_COUNT = 2
+    # The CDN's edge (the last entry, appended by Heroku's router) changes from
+    # request to request; the client the CDN saw stays.
+    for n in range(LIMIT):
+        _request(client, "callback", forwarded_for=f"10.0.0.9, 203.0.113.1, 198.51.100.{n}")
+
+    same_client = _request(client, "callback", forwarded_for="203.0.113.1, 198.51.100.77")
+    other_client = _request(client, "callback", forwarded_for="203.0.113.2, 198.51.100.1")
+
+    assert same_client.status_code == 429
+    assert other_client.status_code != 429
+
+
+def test_behind_a_cdn_entries_left_of_the_client_cannot_choose_the_key(client, settings):
+    settings.TRUSTED_PROXY_COUNT = 2
+    for n in range(LIMIT):
+        _request(client, "callback", forwarded_for=f"10.0.0.{n}, 203.0.113.1, 198.51.100.1")
+
+    response = _request(client, "callback", forwarded_for="10.9.9.9, 203.0.113.1, 198.51.100.1")
+
+    assert response.status_code == 429
+
+
+def test_with_fewer_entries_than_trusted_proxies_the_leftmost_entry_is_the_key(client, settings):
+    settings.TRUSTED_PROXY_COUNT = 3
+    _exhaust(client, "callback", forwarded_for="203.0.113.1, 198.51.100.1")
+
+    assert (
+        _request(client, "callback", forwarded_for="203.0.113.1, 198.51.100.2").status_code == 429
+    )
+    assert (
+        _request(client, "callback", forwarded_for="203.0.113.2, 198.51.100.1").status_code != 429
+    )
+
+
+def test_with_no_trusted_proxy_the_peer_address_is_the_key(client, settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    _exhaust(client, "callback", forwarded_for="203.0.113.1", REMOTE_ADDR="192.0.2.1")
+
+    response = _request(client, "callback", forwarded_for="203.0.113.2", REMOTE_ADDR="192.0.2.1")
+
+    assert response.status_code == 429
+
+
+def test_ipv6_clients_are_counted_per_64_network(client):
+    _exhaust(client, "callback", forwarded_for="2001:db8:1:2::1")
+
+    same_network = _request(client, "callback", forwarded_for="2001:db8:1:2:ffff:eeee:dddd:1")
+    other_network = _request(client, "callback", forwarded_for="2001:db8:1:3::1")
+
+    assert same_network.status_code == 429
+    assert other_network.status_code != 429
+
+
+def test_an_ipv4_mapped_address_counts_as_its_ipv4_client(client):
+    _exhaust(client, "callback", forwarded_for="203.0.113.1")
+
+    assert _request(client, "callback", forwarded_for="::ffff:203.0.113.1").status_code == 429
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "1.5"])
+def test_a_malformed_trusted_proxy_count_stops_start_up(value):
+    assert settings_error(TRUSTED_PROXY_COUNT=value) == (
+        f"TRUSTED_PROXY_COUNT must be an integer >= 0, got {value!r}"
+    )
+
+
+def test_the_trusted_proxy_count_defaults_to_one_router():
+    assert settings_module()["TRUSTED_PROXY_COUNT"] == 1
+
+
+# --- counting under a burst ------------------------------------------------------
+
+
+def _burst(attempts, *, forwarded_for="203.0.113.50"):
+    """``attempts`` admin logins, each in its own thread (and database connection),
+    all released at once; their status codes."""
+    start = threading.Barrier(attempts)
+
+    def attempt(_):
+        browser = Client(headers={"X-Forwarded-Proto": "https"})
+        start.wait()
+        try:
+            return _request(browser, "admin login", forwarded_for=forwarded_for).status_code
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=attempts) as pool:
+        return list(pool.map(attempt, range(attempts)))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_parallel_admin_logins_gets_exactly_the_limit_through(settings):
+    settings.RATELIMIT_RATES = {**RATES, "admin_login": "10/h"}
+
+    statuses = _burst(40)
+
+    assert statuses.count(429) == 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_redis_a_burst_of_parallel_admin_logins_gets_exactly_the_limit_through(
+    settings, redis_url
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "euterpe",
+        }
+    }
+    settings.RATELIMIT_RATES = {**RATES, "admin_login": "10/h"}
+
+    statuses = _burst(40)
+
+    assert statuses.count(429) == 30
+    with connection.cursor() as cursor:  # counted in Redis, not in the database cache
+        cursor.execute("SELECT count(*) FROM euterpe_cache WHERE cache_key LIKE '%ratelimit%'")
+        assert cursor.fetchone() == (0,)

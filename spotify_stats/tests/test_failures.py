@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import SpotifyToken
 from spotify_stats import stats
-from spotify_stats.cache import BACKOFF_KEY, STALLED_KEY
+from spotify_stats.cache import BACKOFF_KEY, STALLED_KEY, refresh_key
 from spotify_stats.tests.helpers import (
     SECTION_IDS,
     failed,
@@ -35,6 +35,10 @@ def alice(browser_for, fake_spotify):
     browser = browser_for("alice")
     fake_spotify.reset_counters()
     return browser
+
+
+def alice_id(browser):
+    return int(browser.session["_auth_user_id"])
 
 
 def assert_only_broken(html, broken):
@@ -237,17 +241,36 @@ def deadlines(monkeypatch):
 
 
 def test_a_section_unanswered_after_the_short_deadline_marks_spotify_as_stalled(
-    alice, fake_spotify, settings, caplog
+    alice, browser_for, fake_spotify, settings, caplog
 ):
     settings.SPOTIFY_STALLED_DEADLINE_SECONDS = 0.5
     settings.SPOTIFY_PAGE_DEADLINE_SECONDS = 1.5
-    fake_spotify.hang_next(PATHS["playlists"], 2, seconds=30)
+    bob = browser_for("bob")
+    fake_spotify.hang_next(PATHS["playlists"], 4, seconds=30)
 
     with caplog.at_level(logging.WARNING, logger="spotify_stats.stats"):
         assert alice.get("/").status_code == 200
+        assert bob.get("/").status_code == 200
 
     assert cache.get(STALLED_KEY) is True
     assert any("Spotify is not answering" in record.getMessage() for record in caplog.records)
+
+
+def test_one_listener_refreshing_in_a_loop_cannot_mark_spotify_as_stalled(
+    alice, fake_spotify, settings
+):
+    """Spotify stalling for one listener is no evidence that it stalls for everyone:
+    the mark shortens every listener's cold deadline, so it needs two listeners."""
+    settings.SPOTIFY_STALLED_DEADLINE_SECONDS = 0.5
+    settings.SPOTIFY_PAGE_DEADLINE_SECONDS = 1.5
+    fake_spotify.hang_next(PATHS["playlists"], 8, seconds=30)
+
+    for time_range in ("short_term", "medium_term", "long_term"):
+        assert failed(html_of(alice.get(f"/?time_range={time_range}")), "playlists")
+        assert alice.post("/refresh", {"time_range": time_range}).status_code == 302
+        cache.delete(refresh_key(alice_id(alice)))  # pressing again at once counts too
+
+    assert cache.get(STALLED_KEY) is None
 
 
 def test_while_spotify_is_stalled_cold_pages_wait_only_the_short_deadline(
@@ -276,14 +299,16 @@ def test_an_ordinary_failure_does_not_mark_spotify_as_stalled(alice, fake_spotif
 
 
 def test_a_stalled_page_that_runs_out_of_time_keeps_spotify_marked_as_stalled(
-    alice, fake_spotify, settings
+    alice, browser_for, fake_spotify, settings
 ):
     settings.SPOTIFY_STALLED_DEADLINE_SECONDS = 0.5
     settings.SPOTIFY_STALL_SECONDS = 30
+    bob = browser_for("bob")
     cache.set(STALLED_KEY, True, 1)
-    fake_spotify.hang_next(PATHS["top-artists"], 2, seconds=30)
+    fake_spotify.hang_next(PATHS["top-artists"], 4, seconds=30)
 
     assert failed(html_of(alice.get("/")), "top-artists")
+    assert failed(html_of(bob.get("/")), "top-artists")
 
     # Set again for the full SPOTIFY_STALL_SECONDS, not left to lapse after 1 s.
     with connection.cursor() as cursor:
@@ -292,6 +317,21 @@ def test_a_stalled_page_that_runs_out_of_time_keeps_spotify_marked_as_stalled(
         )
         (expires,) = cursor.fetchone()
     assert expires > timezone.now() + timedelta(seconds=20)
+
+
+def test_one_listener_alone_does_not_keep_spotify_marked_as_stalled(
+    alice, fake_spotify, settings
+):
+    settings.SPOTIFY_STALLED_DEADLINE_SECONDS = 0.5
+    settings.SPOTIFY_STALL_SECONDS = 30
+    cache.set(STALLED_KEY, True, 1)
+    fake_spotify.hang_next(PATHS["top-artists"], 4, seconds=30)
+
+    assert failed(html_of(alice.get("/?time_range=short_term")), "top-artists")
+    assert failed(html_of(alice.get("/?time_range=long_term")), "top-artists")
+
+    time.sleep(1.1)  # the mark set before lapses: alice alone did not renew it
+    assert cache.get(STALLED_KEY) is None
 
 
 def test_after_a_429_no_page_calls_spotify_until_its_retry_after_is_over(
