@@ -319,9 +319,7 @@ def test_a_stalled_page_that_runs_out_of_time_keeps_spotify_marked_as_stalled(
     assert expires > timezone.now() + timedelta(seconds=20)
 
 
-def test_one_listener_alone_does_not_keep_spotify_marked_as_stalled(
-    alice, fake_spotify, settings
-):
+def test_one_listener_alone_does_not_keep_spotify_marked_as_stalled(alice, fake_spotify, settings):
     settings.SPOTIFY_STALLED_DEADLINE_SECONDS = 0.5
     settings.SPOTIFY_STALL_SECONDS = 30
     cache.set(STALLED_KEY, True, 1)
