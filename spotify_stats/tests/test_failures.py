@@ -302,6 +302,7 @@ def test_a_stalled_page_that_runs_out_of_time_keeps_spotify_marked_as_stalled(
     alice, browser_for, fake_spotify, settings
 ):
     settings.SPOTIFY_STALLED_DEADLINE_SECONDS = 0.5
+    settings.SPOTIFY_PAGE_DEADLINE_SECONDS = 1.5
     settings.SPOTIFY_STALL_SECONDS = 30
     bob = browser_for("bob")
     cache.set(STALLED_KEY, True, 1)
