@@ -6,6 +6,10 @@ session ends by proving that nothing Euterpe did touched them.
 """
 
 import os
+import shutil
+import socket
+import subprocess
+import time
 
 import pytest
 from django.db import connection, connections
@@ -77,3 +81,41 @@ def client():
     from django.test import Client
 
     return Client(headers={"X-Forwarded-Proto": "https"})
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A private, throwaway Redis (Debian's ``redis-server`` on PATH), for the tests
+    that prove what Euterpe does with ``REDIS_URL`` set."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail(
+            "These tests start a private Redis and need redis-server on PATH "
+            "(apt-get install redis-server, or brew install redis)."
+        )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(  # noqa: S603 (redis-server from PATH, our arguments)
+        [
+            *(binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)),
+            *("--save", "", "--appendonly", "no"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

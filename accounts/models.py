@@ -1,10 +1,12 @@
-"""What Euterpe keeps about a listener beyond Django's user: Spotify tokens, encrypted.
+"""What Euterpe keeps about a listener beyond Django's user: Spotify tokens, encrypted,
+and login sessions that know their user.
 
 The Django user is the listener: ``username`` is the Spotify user id and
 ``first_name`` the current Spotify display name (empty when Spotify has none).
 """
 
 from django.conf import settings
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from fernet_fields import EncryptedTextField
 
@@ -56,3 +58,31 @@ class RefusedLogin(models.Model):
 
     def __str__(self):
         return f"{self.get_reason_display()} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ListenerSession(AbstractBaseSession):
+    """A login session that knows whose it is (Django's documented custom-session-model
+    pattern: ``SESSION_ENGINE = "accounts.sessions"``).
+
+    Django's own session table cannot be searched by user: the user id sits inside
+    the signed, encoded data. Here it is a column, indexed, so "Log out everywhere"
+    deletes every session of a listener with one query, and deleting the user
+    (disconnect, the admin, anywhere) deletes their sessions with it (CASCADE).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="sessions",
+    )
+
+    class Meta(AbstractBaseSession.Meta):
+        verbose_name = "session"
+
+    @classmethod
+    def get_session_store_class(cls):
+        from accounts.sessions import SessionStore
+
+        return SessionStore

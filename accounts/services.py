@@ -102,11 +102,13 @@ def purge_refused_logins(*, dry_run=False):
 
 def disconnect_listener(user):
     """Delete everything Euterpe holds about ``user``: tokens, the social-auth
-    association and the account itself. Their cached Spotify data goes with the
-    account: the dashboard forgets a deleted user's cache by itself.
+    association, every session of theirs on every device (``accounts.ListenerSession``
+    rows go with the user: CASCADE) and the account itself. Their cached Spotify data
+    goes with the account: the dashboard forgets a deleted user's cache by itself.
 
-    The caller ends the listener's session (``django.contrib.auth.logout``); any
-    other session of theirs stops authenticating once the user is gone.
+    The cached data is forgotten once the deletion is committed: a dashboard still
+    waiting on Spotify writes its sections only while the user exists
+    (``spotify_stats.cache.store_sections``), so nothing it writes survives.
     """
     spotify_id = user.get_username()
     user_id = user.pk

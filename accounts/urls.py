@@ -9,6 +9,7 @@ urlpatterns = [
     # Spotify's redirect URI: registered as https://<app>/callback, keep the path.
     path("callback", views.callback, name="callback"),
     path("logout", views.logout_view, name="logout"),
+    path("logout/everywhere", views.logout_everywhere, name="logout-everywhere"),
     path("disconnect", views.disconnect, name="disconnect"),
     path("privacy", views.privacy, name="privacy"),
 ]

@@ -1,4 +1,4 @@
-"""Log in with Spotify, log out, disconnect, and the privacy page.
+"""Log in with Spotify, log out (here or everywhere), disconnect, and the privacy page.
 
 The OAuth callback wraps social-auth's ``complete`` view: every failure a
 browser or Spotify can cause becomes a friendly page with a way to try again
@@ -21,7 +21,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from social_core.exceptions import (
     AuthAssociationError,
     AuthCanceled,
@@ -35,6 +35,7 @@ from social_django import views as social_views
 from accounts import services
 from accounts.backends import NotOnAllowList
 from accounts.models import RefusedLogin
+from accounts.sessions import end_sessions_of
 from spotify_stats import client
 
 logger = logging.getLogger(__name__)
@@ -208,6 +209,19 @@ def logout_view(request):
     if not request.user.is_authenticated:
         return redirect("accounts:login")
     return render(request, "accounts/logout.html")
+
+
+@never_cache
+@login_required
+@require_POST
+def logout_everywhere(request):
+    """POST (with CSRF): end every session of the listener, on every device; keep their data."""
+    user = request.user
+    ended = end_sessions_of(user)
+    auth.logout(request)
+    logger.info("User %s logged out everywhere (%s sessions)", user.get_username(), ended)
+    messages.info(request, "You are logged out on every device.")
+    return redirect("accounts:login")
 
 
 @never_cache

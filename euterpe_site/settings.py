@@ -201,8 +201,10 @@ else:
     }
 
 # Sessions live in the database so any worker or dyno serves them, and last
-# 30 days across browser restarts.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# 30 days across browser restarts. accounts.sessions is Django's database engine
+# with the user id in an indexed column of its own (accounts.ListenerSession):
+# "Log out everywhere" and deleting a user end every session of theirs.
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_AGE = 30 * 24 * 60 * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = False
 

@@ -4,9 +4,10 @@ Keys are built from the listener's user id, so entries can never mix listeners,
 and they are enumerable, so disconnecting deletes every one of them.
 """
 
+from django.contrib.auth import get_user_model
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.db import DatabaseCache
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from spotify_stats.client import TIME_RANGES
@@ -43,9 +44,57 @@ def listener_keys(user_id):
     return keys
 
 
-def forget_listener(user_id):
-    """Delete every cached Spotify entry of one listener (disconnect, logout of a deleted user)."""
+def forget_sections(user_id):
+    """Delete every cached Spotify section of one listener ("Refresh now")."""
     cache.delete_many(listener_keys(user_id))
+
+
+def forget_listener(user_id):
+    """Delete every cached entry of one listener (disconnect, a user deleted anywhere):
+    their Spotify data, their "Refresh now" claim, and their stall sighting."""
+    cache.delete_many([*listener_keys(user_id), refresh_key(user_id)])
+    if cache.get(STALL_WITNESS_KEY) == user_id:
+        cache.delete(STALL_WITNESS_KEY)
+
+
+def store_sections(user_id, entries, *, timeout):
+    """Cache a listener's freshly fetched sections, unless the listener is gone.
+
+    A cold page can still be waiting on Spotify when its listener disconnects in
+    another tab; its write must not outlive the deletion. On the database cache
+    the write happens in one transaction with a share lock on the user's row: a
+    deletion either committed before (the row is gone: nothing is written) or
+    waits for this write and then forgets it (the deletion forgets the listener's
+    entries once it commits). Redis has no transaction with the database, so the
+    entries are written, then the user looked up, and deleted again if they are
+    gone; a deletion committing after that look-up forgets them itself.
+    Returns whether the entries were kept.
+    """
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, DatabaseCache):
+        db = router.db_for_write(backend.cache_model_class)
+        with transaction.atomic(using=db):
+            if not _lock_listener_row(db, user_id):
+                return False
+            backend.set_many(entries, timeout=timeout)
+        return True
+    backend.set_many(entries, timeout=timeout)
+    if get_user_model().objects.filter(pk=user_id).exists():
+        return True
+    backend.delete_many(list(entries))
+    return False
+
+
+def _lock_listener_row(db, user_id):
+    """Whether the user exists; their row share-locked until the transaction ends
+    (a concurrent DELETE of it waits)."""
+    user_model = get_user_model()
+    connection = connections[db]
+    table = connection.ops.quote_name(user_model._meta.db_table)
+    column = connection.ops.quote_name(user_model._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} WHERE {column} = %s FOR SHARE", [user_id])
+        return cursor.fetchone() is not None
 
 
 def refresh_key(user_id):

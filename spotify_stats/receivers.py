@@ -7,7 +7,7 @@ listener is deleted by Disconnect, by the admin (one or many at once), by
 Euterpe cached for them gone every time. A receiver of the user's post_delete
 is the one place every path passes, so none can forget; ``accounts`` knows
 nothing of the cache. "Refresh now" drops the cache too, but it is no deletion:
-it calls ``forget_listener`` itself.
+it calls ``forget_sections`` itself.
 
 The entries go once the deletion commits: a deletion that rolls back keeps
 them, and with the database cache (same database, same transaction) forgetting

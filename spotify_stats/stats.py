@@ -187,7 +187,8 @@ def _fetch_missing(user, names, *, time_range, keys, started, stalled, cache_sec
         sections[name] = Section(name, html, fetched_at)
         fresh[keys[name]] = _pack(html, fetched_at)
     if fresh and cache_seconds > 0:
-        cache.set_many(fresh, timeout=cache_seconds)
+        # Not if the listener disconnected while the page waited on Spotify.
+        cache_sections.store_sections(user.pk, fresh, timeout=cache_seconds)
     return sections
 
 

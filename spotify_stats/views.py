@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from spotify_stats import client, stats
-from spotify_stats.cache import claim_refresh, forget_listener
+from spotify_stats.cache import claim_refresh, forget_sections
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def refresh(request):
             "your data stays as it is until then.",
         )
     elif claim_refresh(request.user.pk, seconds=REFRESH_INTERVAL_SECONDS):
-        forget_listener(request.user.pk)
+        forget_sections(request.user.pk)
     else:
         messages.info(
             request,

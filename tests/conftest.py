@@ -5,11 +5,6 @@ Migrating costs a second or two, so one database is migrated once per session
 destructive test gets a copy of it (CREATE DATABASE ... TEMPLATE, which is fast).
 """
 
-import shutil
-import socket
-import subprocess
-import time
-
 import pytest
 
 from devtools.databases import DATABASE_PREFIX, ROLE_PREFIX, unique_name
@@ -73,41 +68,3 @@ def login_role(empty_database):
         database.execute(f'DROP OWNED BY "{name}"')
     with server_connection() as server:
         server.execute(f'DROP ROLE "{name}"')
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
-    """A private, throwaway Redis (Debian's ``redis-server`` on PATH), for the tests
-    that prove what Euterpe does with ``REDIS_URL`` set."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail(
-            "These tests start a private Redis and need redis-server on PATH "
-            "(apt-get install redis-server, or brew install redis)."
-        )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    folder = tmp_path_factory.mktemp("redis")
-    server = subprocess.Popen(
-        [
-            *(binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)),
-            *("--save", "", "--appendonly", "no"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)

@@ -2,9 +2,9 @@
 
 import pytest
 from django.contrib.auth.models import User
-from django.contrib.sessions.models import Session
 from django.db import connection
 
+from accounts.models import ListenerSession as Session
 from devtools.neighbour import NEIGHBOUR_TABLES, fingerprint
 from devtools.processes import manage, run_python
 from euterpe_site import schema

@@ -1,8 +1,8 @@
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.sessions.models import Session
 from social_django.models import UserSocialAuth
 
+from accounts.models import ListenerSession as Session
 from accounts.models import SpotifyToken
 from accounts.tests.helpers import browser, log_in
 

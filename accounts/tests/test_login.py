@@ -4,9 +4,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.sessions.models import Session
 from social_django.models import UserSocialAuth
 
+from accounts.models import ListenerSession as Session
 from accounts.services import one_line
 from accounts.tests.helpers import approve, browser, log_in, start_login
 

@@ -1,9 +1,9 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.sessions.models import Session
 from django.utils import timezone
 
+from accounts.models import ListenerSession as Session
 from accounts.models import SpotifyToken
 from accounts.tests.helpers import log_in
 

@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from spotify_stats import stats
-from spotify_stats.cache import BACKOFF_KEY, forget_listener, listener_keys
+from spotify_stats.cache import BACKOFF_KEY, forget_listener, listener_keys, refresh_key
 from spotify_stats.tests.helpers import SECTION_IDS, failed, html_of, section, shows
 
 
@@ -193,11 +193,15 @@ def test_disconnecting_deletes_the_listeners_cached_sections(
     user_id = django_user_model.objects.get(username="alice").pk
     assert len(cache.get_many(listener_keys(user_id))) == 5
 
+    assert alice.post("/refresh").status_code == 302
+    assert cache.get(refresh_key(user_id)) is not None
+
     # The cache goes when the deletion commits (spotify_stats.receivers).
     with django_capture_on_commit_callbacks(execute=True):
         alice.post("/disconnect")
 
     assert cache.get_many(listener_keys(user_id)) == {}
+    assert cache.get(refresh_key(user_id)) is None
 
 
 def test_a_failed_section_on_a_warm_page_is_fetched_alone(alice, fake_spotify):

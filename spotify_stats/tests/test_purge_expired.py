@@ -5,12 +5,13 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.contrib.sessions.backends.db import SessionStore
-from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
+
+from accounts.models import ListenerSession as Session
+from accounts.sessions import SessionStore
 
 pytestmark = pytest.mark.django_db
 
