@@ -3,6 +3,7 @@ and their sections of docs/benchmarks.md."""
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import platform
@@ -56,11 +57,17 @@ def machine() -> str:
     return f"{cpus} CPUs ({cpu}), {ram}, Python {platform.python_version()}"
 
 
+@functools.cache
+def _cache_table(stack: Stack) -> str:
+    """The stack's cache table, schema-qualified, as its settings name it."""
+    names = stack.django_settings("DATABASE_SCHEMA", "CACHE_TABLE")
+    return f'"{names["DATABASE_SCHEMA"]}"."{names["CACHE_TABLE"]}"'
+
+
 def clear_cache(stack: Stack) -> None:
     """Empty Euterpe's cache table, so that the next views ask Spotify."""
-    schema = stack.env.get("DATABASE_SCHEMA", "euterpe")
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        conn.execute(f'DELETE FROM "{schema}".euterpe_cache')
+        conn.execute(f"DELETE FROM {_cache_table(stack)}")
 
 
 def write_section(heading: str, text: str) -> None:

@@ -11,7 +11,6 @@ from psycopg_pool import PoolTimeout
 
 from euterpe_site import schema
 
-CACHE_TABLE = "euterpe_cache"
 # Apps whose tables are Euterpe's alone: one of them in `public` is a leak.
 OWN_APPS = ("accounts", "spotify_stats", "social_django")
 
@@ -68,11 +67,11 @@ def _tables_in(cursor, schema_name):
 def expected_tables(connection):
     """Every table Euterpe's installed models need, plus migrate's own two."""
     names = set(connection.introspection.django_table_names(only_existing=False))
-    return names | {"django_migrations", CACHE_TABLE}
+    return names | {"django_migrations", settings.CACHE_TABLE}
 
 
 def own_tables():
-    names = {CACHE_TABLE}
+    names = {settings.CACHE_TABLE}
     for label in OWN_APPS:
         for model in apps.get_app_config(label).get_models(include_auto_created=True):
             names.add(model._meta.db_table)

@@ -179,6 +179,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Spotify data and rate-limit counters. The default needs no extra server and
 # works across workers and dynos: a table in the euterpe schema, created by a
 # migration. REDIS_URL switches to Django's Redis cache.
+# The database cache's table: the migration creates it (with REDIS_URL set too:
+# dbcheck expects it), dbcheck and the benchmark read its name from here.
+CACHE_TABLE = "euterpe_cache"
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 if REDIS_URL:
     CACHES = {
@@ -195,7 +198,7 @@ else:
         "default": {
             # Django's database cache, with set_many as one upsert.
             "BACKEND": "euterpe_site.cache_backend.DatabaseCache",
-            "LOCATION": "euterpe_cache",
+            "LOCATION": CACHE_TABLE,
             "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
