@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import psycopg
 import requests
 
-from bench import report
+from bench import cache_writes, report
 from bench.report import clear_cache, ms, percentile
 from devtools.stack import BASE_DIR, Stack
 
@@ -237,6 +237,11 @@ def hammer(stack: Stack, login, path: str, check, threads: int, seconds: float) 
     return sample
 
 
+def _ms1(seconds: float) -> str:
+    """Milliseconds with one decimal: a cache write takes a few."""
+    return f"{seconds * 1000:.1f} ms"
+
+
 def connection_budget(stack: Stack) -> dict:
     """The budget arithmetic, from Euterpe's own settings in the stack's environment."""
     return stack.django_settings(*report.BUDGET_SETTINGS)
@@ -312,6 +317,9 @@ def run(args) -> int:
         warm_calls /= max(1, len(warm.latencies))
         sampler.stop()
 
+        print("Cache writes: one upsert against Django's set_many ...", flush=True)
+        writes = cache_writes.measure(stack)
+
     errors = [*small.errors, *big.errors, *health.errors, *warm.errors]
     if priming_error:
         errors.append(priming_error)
@@ -363,6 +371,14 @@ def run(args) -> int:
             f"{warm_calls:.2f}",
             "0",
             warm_calls == 0,
+        ),
+        (
+            f"A cold page's cache write, 5 sections ({len(writes['upsert'])} writes each way, "
+            "alternating)",
+            f"one upsert p50 {_ms1(percentile(writes['upsert'], 50))}, Django's set_many "
+            f"p50 {_ms1(percentile(writes['django'], 50))}",
+            "the upsert faster (else drop euterpe_site/cache_backend.py)",
+            percentile(writes["upsert"], 50) < percentile(writes["django"], 50),
         ),
         (
             "Errors (non-200, wrong page, exceptions)",
