@@ -29,7 +29,11 @@ class UsernameTaken(Exception):
 
 
 def display_name(user):
-    """What Euterpe calls the listener: the Spotify display name, else the Spotify id."""
+    """What Euterpe calls the listener: the Spotify display name, else the Spotify id.
+
+    The one definition: the page header and title, the profile section and
+    /health all say this (``{{ user|display_name }}`` in templates).
+    """
     return user.get_full_name() or user.get_username()
 
 

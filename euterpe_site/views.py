@@ -10,6 +10,7 @@ from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.services import display_name
 from euterpe_site import dbcheck
 
 
@@ -23,7 +24,7 @@ def health(request):
         {
             "status": "healthy",
             "authenticated": authenticated,
-            "user": (user.get_full_name() or user.get_username()) if authenticated else None,
+            "user": display_name(user) if authenticated else None,
         }
     )
 

@@ -29,6 +29,7 @@ from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
+from accounts.services import display_name
 from accounts.tokens import fresh_access_token
 from spotify_stats import cache as cache_sections
 from spotify_stats import client
@@ -482,11 +483,6 @@ def failure_message(error):
     if isinstance(error, DeadlineExceeded):
         return "Spotify took too long to answer. Try refreshing in a moment."
     return "Spotify is not answering right now. Try refreshing in a moment."
-
-
-def display_name(user):
-    """The listener's Spotify display name, or their Spotify id when they have none."""
-    return user.first_name or user.get_username()
 
 
 def ago(seconds):

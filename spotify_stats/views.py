@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from accounts.services import display_name
 from spotify_stats import client, stats
 from spotify_stats.cache import claim_refresh, forget_sections
 
@@ -36,7 +37,7 @@ def dashboard(request):
         logger.warning("Spotify refused user %s: not on the app's allow-list", request.user.pk)
         return render(request, "spotify_stats/not_on_allow_list.html", status=403)
     context = {
-        "user_name": stats.display_name(request.user),
+        "user_name": display_name(request.user),
         "sections": page.sections,
         "time_range": time_range,
         "time_range_label": stats.TIME_RANGES[time_range],
