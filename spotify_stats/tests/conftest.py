@@ -50,3 +50,11 @@ def browser_for(make_listener):
         return browser
 
     return make
+
+
+@pytest.fixture
+def alice_browser(browser_for, fake_spotify):
+    """The demo listener alice logged in, with the fake's counters at zero."""
+    browser = browser_for("alice")
+    fake_spotify.reset_counters()
+    return browser

@@ -23,6 +23,12 @@ def failed(html, section_id):
     return 'class="section-error"' in section(html, section_id)
 
 
+def assert_only_broken(html, broken):
+    """Every section of the page shows its data, but ``broken`` (None: all of them)."""
+    for section_id in SECTION_IDS:
+        assert failed(html, section_id) == (section_id == broken), section_id
+
+
 def top_tracks(fake, listener, time_range="medium_term"):
     """The tracks Spotify answers with ``limit=50``: its null entries left out."""
     return [t for t in fake.listener(listener).top_tracks[time_range][:50] if t is not None]

@@ -3,7 +3,6 @@
 import re
 import time
 
-import pytest
 from django.core.cache import cache
 from django.test import Client
 
@@ -12,19 +11,12 @@ from spotify_stats.cache import BACKOFF_KEY, forget_listener, listener_keys, ref
 from spotify_stats.tests.helpers import SECTION_IDS, failed, html_of, section, shows
 
 
-@pytest.fixture
-def alice(browser_for, fake_spotify):
-    browser = browser_for("alice")
-    fake_spotify.reset_counters()
-    return browser
-
-
-def test_a_warm_page_makes_no_spotify_call(alice, fake_spotify):
-    first = html_of(alice.get("/"))
+def test_a_warm_page_makes_no_spotify_call(alice_browser, fake_spotify):
+    first = html_of(alice_browser.get("/"))
     assert fake_spotify.calls(listener="alice") == 5
     fake_spotify.reset_counters()
 
-    second = html_of(alice.get("/"))
+    second = html_of(alice_browser.get("/"))
 
     assert fake_spotify.calls(listener="alice") == 0
     for section_id in SECTION_IDS:
@@ -37,23 +29,23 @@ def without_ages(html):
 
 
 def test_a_warm_page_costs_a_handful_of_queries_and_never_reads_the_tokens(
-    alice, django_assert_max_num_queries
+    alice_browser, django_assert_max_num_queries
 ):
-    alice.get("/")
+    alice_browser.get("/")
 
     with django_assert_max_num_queries(3) as captured:
-        response = alice.get("/")
+        response = alice_browser.get("/")
 
     assert response.status_code == 200
     assert not any("spotifytoken" in query["sql"] for query in captured.captured_queries)
     assert sum("euterpe_cache" in query["sql"] for query in captured.captured_queries) == 1
 
 
-def test_each_time_range_is_cached_on_its_own(alice, fake_spotify):
-    alice.get("/?time_range=short_term")
+def test_each_time_range_is_cached_on_its_own(alice_browser, fake_spotify):
+    alice_browser.get("/?time_range=short_term")
     fake_spotify.reset_counters()
 
-    alice.get("/?time_range=long_term")
+    alice_browser.get("/?time_range=long_term")
 
     assert fake_spotify.calls(path="/v1/me/top/tracks") == 1
     assert fake_spotify.calls(path="/v1/me/top/artists") == 1
@@ -61,9 +53,9 @@ def test_each_time_range_is_cached_on_its_own(alice, fake_spotify):
 
 
 def test_listeners_never_see_each_others_cached_data(browser_for, fake_spotify):
-    alice = browser_for("alice")
+    alice_browser = browser_for("alice")
     bob = browser_for("bob")
-    alice_html = html_of(alice.get("/?time_range=short_term"))
+    alice_html = html_of(alice_browser.get("/?time_range=short_term"))
     fake_spotify.reset_counters()
 
     bob_html = html_of(bob.get("/?time_range=short_term"))
@@ -76,17 +68,17 @@ def test_listeners_never_see_each_others_cached_data(browser_for, fake_spotify):
     assert "Velvet Orchard" in alice_html
 
 
-def test_no_caching_when_the_cache_time_is_zero(alice, fake_spotify, settings):
+def test_no_caching_when_the_cache_time_is_zero(alice_browser, fake_spotify, settings):
     settings.SPOTIFY_CACHE_SECONDS = 0
 
-    alice.get("/")
-    alice.get("/")
+    alice_browser.get("/")
+    alice_browser.get("/")
 
     assert fake_spotify.calls(listener="alice") == 10
 
 
-def test_the_page_says_how_old_its_data_is(alice, django_user_model):
-    alice.get("/")
+def test_the_page_says_how_old_its_data_is(alice_browser, django_user_model):
+    alice_browser.get("/")
     user = django_user_model.objects.get(username="alice")
     entries = cache.get_many(listener_keys(user.pk))
     for entry in entries.values():
@@ -94,13 +86,13 @@ def test_the_page_says_how_old_its_data_is(alice, django_user_model):
     entries[next(iter(entries))]["fetched_at"] -= 60
     cache.set_many(entries)
 
-    html = html_of(alice.get("/"))
+    html = html_of(alice_browser.get("/"))
 
     assert re.search(r"as of 4 minutes ago</time>", html)
 
 
-def test_recent_plays_age_while_they_are_cached(alice, fake_spotify, django_user_model):
-    alice.get("/")
+def test_recent_plays_age_while_they_are_cached(alice_browser, fake_spotify, django_user_model):
+    alice_browser.get("/")
     user = django_user_model.objects.get(username="alice")
     now = time.time()
 
@@ -117,37 +109,37 @@ def test_recent_plays_age_while_they_are_cached(alice, fake_spotify, django_user
     assert all(re.fullmatch(r"\d+ days ago", text) for text in played[1])
 
 
-def test_refresh_now_drops_the_cache_and_the_next_view_fetches(alice, fake_spotify):
-    alice.get("/?time_range=long_term")
+def test_refresh_now_drops_the_cache_and_the_next_view_fetches(alice_browser, fake_spotify):
+    alice_browser.get("/?time_range=long_term")
     fake_spotify.reset_counters()
 
-    response = alice.post("/refresh", {"time_range": "long_term"})
+    response = alice_browser.post("/refresh", {"time_range": "long_term"})
 
     assert response.status_code == 302
     assert response["Location"] == "/?time_range=long_term"
-    alice.get(response["Location"])
+    alice_browser.get(response["Location"])
     assert fake_spotify.calls(listener="alice") == 5
 
 
-def test_refresh_now_works_once_a_minute(alice, fake_spotify):
-    alice.get("/")
-    alice.post("/refresh", {"time_range": "medium_term"})
-    alice.get("/")
+def test_refresh_now_works_once_a_minute(alice_browser, fake_spotify):
+    alice_browser.get("/")
+    alice_browser.post("/refresh", {"time_range": "medium_term"})
+    alice_browser.get("/")
     fake_spotify.reset_counters()
 
-    response = alice.post("/refresh", {"time_range": "medium_term"}, follow=True)
+    response = alice_browser.post("/refresh", {"time_range": "medium_term"}, follow=True)
 
     assert response.status_code == 200
     assert "at most once a minute" in html_of(response)
     assert fake_spotify.calls(listener="alice") == 0
 
 
-def test_refresh_now_keeps_the_data_while_spotify_asks_to_wait(alice, fake_spotify):
-    before = html_of(alice.get("/"))
+def test_refresh_now_keeps_the_data_while_spotify_asks_to_wait(alice_browser, fake_spotify):
+    before = html_of(alice_browser.get("/"))
     cache.set(BACKOFF_KEY, time.time() + 120, 120)
     fake_spotify.reset_counters()
 
-    response = alice.post("/refresh", {"time_range": "medium_term"}, follow=True)
+    response = alice_browser.post("/refresh", {"time_range": "medium_term"}, follow=True)
 
     html = html_of(response)
     assert "Spotify asked Euterpe to slow down for" in html
@@ -156,8 +148,8 @@ def test_refresh_now_keeps_the_data_while_spotify_asks_to_wait(alice, fake_spoti
 
 
 def test_refresh_now_limits_each_listener_on_their_own(browser_for, fake_spotify):
-    alice, bob = browser_for("alice"), browser_for("bob")
-    alice.post("/refresh", {"time_range": "medium_term"})
+    alice_browser, bob = browser_for("alice"), browser_for("bob")
+    alice_browser.post("/refresh", {"time_range": "medium_term"})
 
     response = bob.post("/refresh", {"time_range": "medium_term"}, follow=True)
 
@@ -171,13 +163,13 @@ def test_refresh_now_needs_a_csrf_token(make_listener):
     assert browser.post("/refresh", {"time_range": "medium_term"}).status_code == 403
 
 
-def test_refresh_now_is_a_post(alice):
-    assert alice.get("/refresh").status_code == 405
+def test_refresh_now_is_a_post(alice_browser):
+    assert alice_browser.get("/refresh").status_code == 405
 
 
-def test_forgetting_a_listener_deletes_every_cached_section(alice, django_user_model):
+def test_forgetting_a_listener_deletes_every_cached_section(alice_browser, django_user_model):
     for time_range in stats.TIME_RANGES:
-        alice.get(f"/?time_range={time_range}")
+        alice_browser.get(f"/?time_range={time_range}")
     user_id = django_user_model.objects.get(username="alice").pk
     assert len(cache.get_many(listener_keys(user_id))) == 9
 
@@ -187,29 +179,29 @@ def test_forgetting_a_listener_deletes_every_cached_section(alice, django_user_m
 
 
 def test_disconnecting_deletes_the_listeners_cached_sections(
-    alice, django_user_model, django_capture_on_commit_callbacks
+    alice_browser, django_user_model, django_capture_on_commit_callbacks
 ):
-    alice.get("/")
+    alice_browser.get("/")
     user_id = django_user_model.objects.get(username="alice").pk
     assert len(cache.get_many(listener_keys(user_id))) == 5
 
-    assert alice.post("/refresh").status_code == 302
+    assert alice_browser.post("/refresh").status_code == 302
     assert cache.get(refresh_key(user_id)) is not None
 
     # The cache goes when the deletion commits (spotify_stats.receivers).
     with django_capture_on_commit_callbacks(execute=True):
-        alice.post("/disconnect")
+        alice_browser.post("/disconnect")
 
     assert cache.get_many(listener_keys(user_id)) == {}
     assert cache.get(refresh_key(user_id)) is None
 
 
-def test_a_failed_section_on_a_warm_page_is_fetched_alone(alice, fake_spotify):
+def test_a_failed_section_on_a_warm_page_is_fetched_alone(alice_browser, fake_spotify):
     fake_spotify.malformed_next("/v1/me/top/artists", 1)
-    assert failed(html_of(alice.get("/")), "top-artists")
+    assert failed(html_of(alice_browser.get("/")), "top-artists")
     fake_spotify.reset_counters()
 
-    html = html_of(alice.get("/"))
+    html = html_of(alice_browser.get("/"))
 
     assert fake_spotify.calls(listener="alice") == 1
     assert shows(section(html, "top-artists"), "Velvet Orchard")

@@ -14,6 +14,7 @@ from spotify_stats import stats
 from spotify_stats.cache import BACKOFF_KEY, STALLED_KEY, refresh_key
 from spotify_stats.tests.helpers import (
     SECTION_IDS,
+    assert_only_broken,
     failed,
     html_of,
     section,
@@ -29,30 +30,19 @@ PATHS = {
 }
 
 
-@pytest.fixture
-def alice(browser_for, fake_spotify):
-    """alice logged in, with the fake's counters at zero."""
-    browser = browser_for("alice")
-    fake_spotify.reset_counters()
-    return browser
-
-
 def alice_id(browser):
     return int(browser.session["_auth_user_id"])
-
-
-def assert_only_broken(html, broken):
-    for section_id in SECTION_IDS:
-        assert failed(html, section_id) == (section_id == broken), section_id
 
 
 @pytest.mark.parametrize(
     "section_id", ["top-tracks", "top-artists", "playlists", "recently-played"]
 )
-def test_a_429_without_retry_after_gives_up_only_that_section(alice, fake_spotify, section_id):
+def test_a_429_without_retry_after_gives_up_only_that_section(
+    alice_browser, fake_spotify, section_id
+):
     fake_spotify.fail_next(PATHS[section_id], 1, 429)
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     html = html_of(response)
@@ -60,20 +50,22 @@ def test_a_429_without_retry_after_gives_up_only_that_section(alice, fake_spotif
     assert "Spotify asked Euterpe to slow down" in section(html, section_id)
 
 
-def test_a_429_whose_retry_after_outlasts_the_deadline_gives_up_that_section(alice, fake_spotify):
+def test_a_429_whose_retry_after_outlasts_the_deadline_gives_up_that_section(
+    alice_browser, fake_spotify
+):
     fake_spotify.fail_next(PATHS["top-artists"], 1, 429, retry_after=600)
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     assert_only_broken(html_of(response), "top-artists")
     assert fake_spotify.calls(path=PATHS["top-artists"]) == 1
 
 
-def test_a_429_with_a_retry_after_that_fits_is_waited_out(alice, fake_spotify):
+def test_a_429_with_a_retry_after_that_fits_is_waited_out(alice_browser, fake_spotify):
     fake_spotify.fail_next(PATHS["top-tracks"], 1, 429, retry_after=1)
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     html = html_of(response)
     assert_only_broken(html, None)
@@ -81,19 +73,19 @@ def test_a_429_with_a_retry_after_that_fits_is_waited_out(alice, fake_spotify):
     assert fake_spotify.calls(path=PATHS["top-tracks"]) == 2
 
 
-def test_a_500_is_retried_once_and_the_section_shows(alice, fake_spotify):
+def test_a_500_is_retried_once_and_the_section_shows(alice_browser, fake_spotify):
     fake_spotify.fail_next(PATHS["playlists"], 1, 500)
 
-    html = html_of(alice.get("/"))
+    html = html_of(alice_browser.get("/"))
 
     assert_only_broken(html, None)
     assert fake_spotify.calls(path=PATHS["playlists"]) == 2
 
 
-def test_a_503_twice_gives_up_that_section(alice, fake_spotify):
+def test_a_503_twice_gives_up_that_section(alice_browser, fake_spotify):
     fake_spotify.fail_next(PATHS["recently-played"], 2, 503)
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     html = html_of(response)
@@ -102,10 +94,10 @@ def test_a_503_twice_gives_up_that_section(alice, fake_spotify):
     assert fake_spotify.calls(path=PATHS["recently-played"]) == 2
 
 
-def test_malformed_json_gives_up_that_section(alice, fake_spotify):
+def test_malformed_json_gives_up_that_section(alice_browser, fake_spotify):
     fake_spotify.malformed_next(PATHS["top-tracks"], 1)
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     html = html_of(response)
@@ -114,12 +106,12 @@ def test_malformed_json_gives_up_that_section(alice, fake_spotify):
 
 
 def test_a_section_hanging_past_the_deadline_is_given_up_and_the_page_answers(
-    alice, fake_spotify, settings
+    alice_browser, fake_spotify, settings
 ):
     settings.SPOTIFY_PAGE_DEADLINE_SECONDS = 1.5
     fake_spotify.hang_next(PATHS["top-artists"], 2, seconds=30)
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     html = html_of(response)
@@ -127,22 +119,22 @@ def test_a_section_hanging_past_the_deadline_is_given_up_and_the_page_answers(
     assert shows(section(html, "top-tracks"), top_track_names(fake_spotify, "alice")[0])
 
 
-def test_a_failed_section_is_not_cached(alice, fake_spotify):
+def test_a_failed_section_is_not_cached(alice_browser, fake_spotify):
     fake_spotify.fail_next(PATHS["playlists"], 2, 503)
-    assert failed(html_of(alice.get("/")), "playlists")
+    assert failed(html_of(alice_browser.get("/")), "playlists")
     fake_spotify.reset_counters()
 
-    html = html_of(alice.get("/"))
+    html = html_of(alice_browser.get("/"))
 
     assert_only_broken(html, None)
     assert fake_spotify.calls(path=PATHS["playlists"]) == 1
     assert fake_spotify.calls(listener="alice") == 1
 
 
-def test_a_failed_profile_falls_back_to_the_stored_name(alice, fake_spotify):
+def test_a_failed_profile_falls_back_to_the_stored_name(alice_browser, fake_spotify):
     fake_spotify.fail_next("/v1/me", 2, 503)
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     html = html_of(response)
@@ -151,10 +143,10 @@ def test_a_failed_profile_falls_back_to_the_stored_name(alice, fake_spotify):
     assert_only_broken(html, None)
 
 
-def test_an_expired_access_token_is_refreshed_once_and_the_page_shows(alice, fake_spotify):
+def test_an_expired_access_token_is_refreshed_once_and_the_page_shows(alice_browser, fake_spotify):
     fake_spotify.expire_access_tokens("alice")
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     assert_only_broken(html_of(response), None)
@@ -162,11 +154,11 @@ def test_an_expired_access_token_is_refreshed_once_and_the_page_shows(alice, fak
 
 
 def test_a_401_after_the_refresh_gives_up_that_section_without_refreshing_again(
-    alice, fake_spotify
+    alice_browser, fake_spotify
 ):
     fake_spotify.fail_next(PATHS["top-tracks"], 2, 401)
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     html = html_of(response)
@@ -177,10 +169,10 @@ def test_a_401_after_the_refresh_gives_up_that_section_without_refreshing_again(
     assert fake_spotify.calls(path=PATHS["top-artists"]) == 1
 
 
-def test_the_sections_are_fetched_at_the_same_time(alice, fake_spotify):
+def test_the_sections_are_fetched_at_the_same_time(alice_browser, fake_spotify):
     fake_spotify.set_latency(0.3)
 
-    alice.get("/")
+    alice_browser.get("/")
 
     assert fake_spotify.max_concurrency(listener="alice") >= 4
 
@@ -198,13 +190,13 @@ def test_further_playlist_pages_are_fetched_at_the_same_time(browser_for, fake_s
 
 @pytest.mark.parametrize("status", [429, 500, 503])
 def test_a_failing_token_endpoint_before_the_page_costs_messages_not_a_500(
-    alice, fake_spotify, status
+    alice_browser, fake_spotify, status
 ):
     # The stored token is past its expiry: the proactive refresh runs first.
     SpotifyToken.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
     fake_spotify.fail_next("/api/token", 2, status, retry_after=600 if status == 429 else None)
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     html = html_of(response)
@@ -214,12 +206,12 @@ def test_a_failing_token_endpoint_before_the_page_costs_messages_not_a_500(
 
 
 def test_a_malformed_token_answer_during_the_reactive_refresh_fails_only_the_refused_sections(
-    alice, fake_spotify
+    alice_browser, fake_spotify
 ):
     fake_spotify.fail_next(PATHS["top-tracks"], 1, 401)
     fake_spotify.malformed_next("/api/token", 1)
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     assert_only_broken(html_of(response), "top-tracks")
@@ -241,7 +233,7 @@ def deadlines(monkeypatch):
 
 
 def test_a_section_unanswered_after_the_short_deadline_marks_spotify_as_stalled(
-    alice, browser_for, fake_spotify, settings, caplog
+    alice_browser, browser_for, fake_spotify, settings, caplog
 ):
     settings.SPOTIFY_STALLED_DEADLINE_SECONDS = 0.5
     settings.SPOTIFY_PAGE_DEADLINE_SECONDS = 1.5
@@ -249,7 +241,7 @@ def test_a_section_unanswered_after_the_short_deadline_marks_spotify_as_stalled(
     fake_spotify.hang_next(PATHS["playlists"], 4, seconds=30)
 
     with caplog.at_level(logging.WARNING, logger="spotify_stats.stats"):
-        assert alice.get("/").status_code == 200
+        assert alice_browser.get("/").status_code == 200
         assert bob.get("/").status_code == 200
 
     assert cache.get(STALLED_KEY) is True
@@ -257,7 +249,7 @@ def test_a_section_unanswered_after_the_short_deadline_marks_spotify_as_stalled(
 
 
 def test_one_listener_refreshing_in_a_loop_cannot_mark_spotify_as_stalled(
-    alice, fake_spotify, settings
+    alice_browser, fake_spotify, settings
 ):
     """Spotify stalling for one listener is no evidence that it stalls for everyone:
     the mark shortens every listener's cold deadline, so it needs two listeners."""
@@ -266,23 +258,23 @@ def test_one_listener_refreshing_in_a_loop_cannot_mark_spotify_as_stalled(
     fake_spotify.hang_next(PATHS["playlists"], 8, seconds=30)
 
     for time_range in ("short_term", "medium_term", "long_term"):
-        assert failed(html_of(alice.get(f"/?time_range={time_range}")), "playlists")
-        assert alice.post("/refresh", {"time_range": time_range}).status_code == 302
-        cache.delete(refresh_key(alice_id(alice)))  # pressing again at once counts too
+        assert failed(html_of(alice_browser.get(f"/?time_range={time_range}")), "playlists")
+        assert alice_browser.post("/refresh", {"time_range": time_range}).status_code == 302
+        cache.delete(refresh_key(alice_id(alice_browser)))  # pressing again at once counts too
 
     assert cache.get(STALLED_KEY) is None
 
 
 def test_while_spotify_is_stalled_cold_pages_wait_only_the_short_deadline(
-    alice, fake_spotify, settings, deadlines
+    alice_browser, fake_spotify, settings, deadlines
 ):
     settings.SPOTIFY_PAGE_DEADLINE_SECONDS = 12
     settings.SPOTIFY_STALLED_DEADLINE_SECONDS = 1
-    alice.get("/?time_range=short_term")
+    alice_browser.get("/?time_range=short_term")
     cache.set(STALLED_KEY, True, 30)
     fake_spotify.hang_next(PATHS["top-tracks"], 2, seconds=30)
 
-    response = alice.get("/?time_range=long_term")
+    response = alice_browser.get("/?time_range=long_term")
 
     assert response.status_code == 200
     assert_only_broken(html_of(response), "top-tracks")
@@ -290,16 +282,16 @@ def test_while_spotify_is_stalled_cold_pages_wait_only_the_short_deadline(
     assert deadlines[1] <= 1
 
 
-def test_an_ordinary_failure_does_not_mark_spotify_as_stalled(alice, fake_spotify):
+def test_an_ordinary_failure_does_not_mark_spotify_as_stalled(alice_browser, fake_spotify):
     fake_spotify.fail_next(PATHS["playlists"], 2, 503)
 
-    assert failed(html_of(alice.get("/")), "playlists")
+    assert failed(html_of(alice_browser.get("/")), "playlists")
 
     assert cache.get(STALLED_KEY) is None
 
 
 def test_a_stalled_page_that_runs_out_of_time_keeps_spotify_marked_as_stalled(
-    alice, browser_for, fake_spotify, settings
+    alice_browser, browser_for, fake_spotify, settings
 ):
     settings.SPOTIFY_STALLED_DEADLINE_SECONDS = 0.5
     settings.SPOTIFY_PAGE_DEADLINE_SECONDS = 1.5
@@ -308,7 +300,7 @@ def test_a_stalled_page_that_runs_out_of_time_keeps_spotify_marked_as_stalled(
     cache.set(STALLED_KEY, True, 1)
     fake_spotify.hang_next(PATHS["top-artists"], 4, seconds=30)
 
-    assert failed(html_of(alice.get("/")), "top-artists")
+    assert failed(html_of(alice_browser.get("/")), "top-artists")
     assert failed(html_of(bob.get("/")), "top-artists")
 
     # Set again for the full SPOTIFY_STALL_SECONDS, not left to lapse after 1 s.
@@ -320,24 +312,26 @@ def test_a_stalled_page_that_runs_out_of_time_keeps_spotify_marked_as_stalled(
     assert expires > timezone.now() + timedelta(seconds=20)
 
 
-def test_one_listener_alone_does_not_keep_spotify_marked_as_stalled(alice, fake_spotify, settings):
+def test_one_listener_alone_does_not_keep_spotify_marked_as_stalled(
+    alice_browser, fake_spotify, settings
+):
     settings.SPOTIFY_STALLED_DEADLINE_SECONDS = 0.5
     settings.SPOTIFY_STALL_SECONDS = 30
     cache.set(STALLED_KEY, True, 1)
     fake_spotify.hang_next(PATHS["top-artists"], 4, seconds=30)
 
-    assert failed(html_of(alice.get("/?time_range=short_term")), "top-artists")
-    assert failed(html_of(alice.get("/?time_range=long_term")), "top-artists")
+    assert failed(html_of(alice_browser.get("/?time_range=short_term")), "top-artists")
+    assert failed(html_of(alice_browser.get("/?time_range=long_term")), "top-artists")
 
     time.sleep(1.1)  # the mark set before lapses: alice alone did not renew it
     assert cache.get(STALLED_KEY) is None
 
 
 def test_after_a_429_no_page_calls_spotify_until_its_retry_after_is_over(
-    alice, browser_for, fake_spotify
+    alice_browser, browser_for, fake_spotify
 ):
     fake_spotify.fail_next(PATHS["top-artists"], 1, 429, retry_after=600)
-    assert failed(html_of(alice.get("/")), "top-artists")
+    assert failed(html_of(alice_browser.get("/")), "top-artists")
     bob = browser_for("bob")
     fake_spotify.reset_counters()
 
@@ -350,30 +344,30 @@ def test_after_a_429_no_page_calls_spotify_until_its_retry_after_is_over(
     assert fake_spotify.calls() == 0
 
 
-def test_while_spotify_asks_to_wait_cached_sections_are_still_shown(alice, fake_spotify):
-    first = html_of(alice.get("/"))
+def test_while_spotify_asks_to_wait_cached_sections_are_still_shown(alice_browser, fake_spotify):
+    first = html_of(alice_browser.get("/"))
     cache.set(BACKOFF_KEY, time.time() + 600, 600)
     fake_spotify.reset_counters()
 
-    html = html_of(alice.get("/"))
+    html = html_of(alice_browser.get("/"))
 
     assert_only_broken(html, None)
     assert section(html, "top-tracks") == section(first, "top-tracks")
     assert fake_spotify.calls() == 0
 
 
-def test_a_retry_after_that_has_passed_lets_pages_call_spotify_again(alice, fake_spotify):
+def test_a_retry_after_that_has_passed_lets_pages_call_spotify_again(alice_browser, fake_spotify):
     cache.set(BACKOFF_KEY, time.time() - 1, 600)
 
-    html = html_of(alice.get("/"))
+    html = html_of(alice_browser.get("/"))
 
     assert_only_broken(html, None)
     assert fake_spotify.calls(path=PATHS["top-tracks"]) == 1
 
 
-def test_a_429_that_was_waited_out_leaves_no_backoff(alice, fake_spotify):
+def test_a_429_that_was_waited_out_leaves_no_backoff(alice_browser, fake_spotify):
     fake_spotify.fail_next(PATHS["top-tracks"], 1, 429, retry_after=1)
 
-    assert_only_broken(html_of(alice.get("/")), None)
+    assert_only_broken(html_of(alice_browser.get("/")), None)
 
     assert cache.get(BACKOFF_KEY) is None

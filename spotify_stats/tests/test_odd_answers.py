@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from spotify_stats import client, stats
-from spotify_stats.tests.helpers import SECTION_IDS, failed, html_of, section
+from spotify_stats.tests.helpers import SECTION_IDS, assert_only_broken, html_of, section
 
 TOP_TRACKS = "/v1/me/top/tracks"
 RECENTLY_PLAYED = "/v1/me/player/recently-played"
@@ -26,19 +26,8 @@ SLOW_DOWN_BODY = '{"error": {"status": 429, "message": "slow"}}'
 
 
 @pytest.fixture
-def alice(browser_for):
-    """alice logged in to Euterpe, with tokens from the fake."""
-    return browser_for("alice")
-
-
-@pytest.fixture
 def alice_token(spotify_login):
     return spotify_login("alice")["access_token"]
-
-
-def assert_only_broken(html, broken):
-    for section_id in SECTION_IDS:
-        assert failed(html, section_id) == (section_id == broken), section_id
 
 
 def edited(fake, path, change):
@@ -67,10 +56,10 @@ def set_first_played_at(body):
 # --- the dashboard -----------------------------------------------------------
 
 
-def test_a_body_that_is_not_the_gzip_it_claims_fails_only_that_section(alice, fake_spotify):
+def test_a_body_that_is_not_the_gzip_it_claims_fails_only_that_section(alice_browser, fake_spotify):
     fake_spotify.answer_next(TOP_TRACKS, headers=NOT_GZIP, body='{"items": []}')
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     html = html_of(response)
@@ -79,10 +68,10 @@ def test_a_body_that_is_not_the_gzip_it_claims_fails_only_that_section(alice, fa
     assert fake_spotify.calls(TOP_TRACKS) == 1  # not retried
 
 
-def test_a_retry_after_of_a_superscript_digit_fails_only_that_section(alice, fake_spotify):
+def test_a_retry_after_of_a_superscript_digit_fails_only_that_section(alice_browser, fake_spotify):
     fake_spotify.answer_next(TOP_TRACKS, **SLOW_DOWN, body=SLOW_DOWN_BODY)
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     html = html_of(response)
@@ -90,31 +79,31 @@ def test_a_retry_after_of_a_superscript_digit_fails_only_that_section(alice, fak
     assert "Spotify asked Euterpe to slow down" in section(html, "top-tracks")
 
 
-def test_a_superscript_digit_cursor_is_ignored_and_the_plays_show(alice, fake_spotify):
+def test_a_superscript_digit_cursor_is_ignored_and_the_plays_show(alice_browser, fake_spotify):
     body = edited(fake_spotify, RECENTLY_PLAYED, set_cursor_before)
     fake_spotify.answer_next(RECENTLY_PLAYED, headers=JSON, body=body)
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     assert_only_broken(html_of(response), None)
 
 
-def test_a_play_time_past_year_9999_skips_that_play_and_the_rest_show(alice, fake_spotify):
+def test_a_play_time_past_year_9999_skips_that_play_and_the_rest_show(alice_browser, fake_spotify):
     body = edited(fake_spotify, RECENTLY_PLAYED, set_first_played_at)
     fake_spotify.answer_next(RECENTLY_PLAYED, headers=JSON, body=body)
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     assert_only_broken(html_of(response), None)
 
 
-def test_json_nested_too_deep_to_decode_fails_only_that_section(alice, fake_spotify):
+def test_json_nested_too_deep_to_decode_fails_only_that_section(alice_browser, fake_spotify):
     # json.loads raises RecursionError, which is no ValueError.
     fake_spotify.answer_next(TOP_TRACKS, headers=JSON, body="[" * 100_000)
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     html = html_of(response)
@@ -122,7 +111,9 @@ def test_json_nested_too_deep_to_decode_fails_only_that_section(alice, fake_spot
     assert "could not read" in section(html, "top-tracks")
 
 
-def test_an_unexpected_error_in_a_section_fails_only_that_section(alice, monkeypatch, caplog):
+def test_an_unexpected_error_in_a_section_fails_only_that_section(
+    alice_browser, monkeypatch, caplog
+):
     """Defence in depth: whatever escapes the client costs one section, never the page."""
 
     def broken(*args, **kwargs):
@@ -130,7 +121,7 @@ def test_an_unexpected_error_in_a_section_fails_only_that_section(alice, monkeyp
 
     monkeypatch.setitem(stats._FETCHERS, "top_artists", broken)
     with caplog.at_level(logging.ERROR, logger="spotify_stats.stats"):
-        response = alice.get("/")
+        response = alice_browser.get("/")
 
     assert response.status_code == 200
     html = html_of(response)
@@ -140,10 +131,10 @@ def test_an_unexpected_error_in_a_section_fails_only_that_section(alice, monkeyp
 
 @pytest.mark.parametrize("base_url", ["spotify.invalid/v1", "http:///v1"])
 def test_a_broken_api_base_url_fails_every_section_not_the_page(browser_for, settings, base_url):
-    alice = browser_for("alice")
+    alice_browser = browser_for("alice")
     settings.SPOTIFY_API_BASE_URL = base_url
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     html = html_of(response)
@@ -261,7 +252,7 @@ def test_parse_time_reads_spotifys_times_as_utc():
     assert moment.isoformat() == "2026-05-01T12:30:00.123000+00:00"
 
 
-def test_hostile_links_and_images_from_spotify_never_reach_the_page(alice, fake_spotify):
+def test_hostile_links_and_images_from_spotify_never_reach_the_page(alice_browser, fake_spotify):
     def hostile(body):
         for index, item in enumerate(body["items"]):
             item["external_urls"]["spotify"] = (
@@ -276,7 +267,7 @@ def test_hostile_links_and_images_from_spotify_never_reach_the_page(alice, fake_
     body = edited(fake_spotify, TOP_TRACKS, hostile)
     fake_spotify.answer_next(TOP_TRACKS, headers=JSON, body=body)
 
-    response = alice.get("/")
+    response = alice_browser.get("/")
 
     assert response.status_code == 200
     html = html_of(response)
