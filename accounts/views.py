@@ -44,6 +44,8 @@ SPOTIFY_APPS_URL = "https://www.spotify.com/account/apps/"
 
 # social-auth resumes a partial pipeline from this parameter; Euterpe has none.
 PARTIAL_TOKEN_PARAMETER = "partial_token"  # noqa: S105 (a parameter name)
+# A login that finds Spotify busy is asked to try again after this long.
+BUSY_RETRY_AFTER_SECONDS = 5
 # C0 and C1 control characters (NUL among them): never in anything Spotify sends.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -137,7 +139,12 @@ def _complete(request, backend):
         # answer invalid_request, which social-auth reports as a configuration error.
         return _login_failed(request, "expired", reason="no code in the callback")
     try:
-        response = social_views.complete(request, backend)
+        # The token exchange and the profile fetch wait on Spotify: one of the
+        # process's waiting slots for both, or a "busy, try again" page at once.
+        with client.waiting_slot():
+            response = social_views.complete(request, backend)
+    except client.SpotifyBusy:
+        return _busy(request)
     except NotOnAllowList:
         services.record_refused_login(
             reason=RefusedLogin.Reason.NOT_ON_ALLOW_LIST,
@@ -172,6 +179,20 @@ def _complete(request, backend):
             services.one_line(services.display_name(user)),
             user.get_username(),
         )
+    return response
+
+
+def _busy(request):
+    """503 with Retry-After: Spotify is slow and every thread that may wait on it is
+    waiting. Nothing of the login was used up: the same callback URL works again."""
+    logger.warning("Login postponed: every thread that may wait on Spotify is waiting")
+    response = render(
+        request,
+        "accounts/busy.html",
+        {"retry_url": request.get_full_path(), "retry_after": BUSY_RETRY_AFTER_SECONDS},
+        status=503,
+    )
+    response["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
     return response
 
 

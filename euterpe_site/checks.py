@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
 
 
 @register()
@@ -16,5 +16,21 @@ def connection_budget_check(app_configs, **kwargs):
             f"DATABASE_CONNECTION_BUDGET {settings.DATABASE_CONNECTION_BUDGET}.",
             hint="Lower WEB_CONCURRENCY or DATABASE_POOL_MAX_SIZE, or raise the budget.",
             id="euterpe.E001",
+        )
+    ]
+
+
+@register()
+def free_thread_check(app_configs, **kwargs):
+    """A worker needs a thread that never waits on Spotify (SPOTIFY_WAITING_THREADS)."""
+    if settings.WEB_THREADS >= 2:
+        return []
+    return [
+        Warning(
+            f"WEB_THREADS is {settings.WEB_THREADS}: while a request waits on Spotify (up to "
+            f"{settings.SPOTIFY_PAGE_DEADLINE_SECONDS} s when it hangs), /health, warm pages "
+            "and static files of that worker wait behind it.",
+            hint="Run at least 2 threads per worker (WEB_THREADS=2 or more).",
+            id="euterpe.W001",
         )
     ]

@@ -262,6 +262,13 @@ SPOTIFY_PAGE_DEADLINE_SECONDS = 12
 # gunicorn thread for 12 s a view (stats._note_stall).
 SPOTIFY_STALLED_DEADLINE_SECONDS = 3
 SPOTIFY_STALL_SECONDS = 30
+# At most this many threads of a gunicorn worker wait on Spotify at once (a cold
+# page, a login's token exchange and profile, a token refresh); the others stay
+# free for /health, warm pages and static files while Spotify hangs. A thread that
+# finds every slot taken answers at once ("Spotify is slow", or a busy page).
+# With WEB_THREADS=1 one request may still wait, and none is free meanwhile:
+# euterpe.W001 says so.
+SPOTIFY_WAITING_THREADS = max(1, WEB_THREADS - 1)
 # Spotify's rate limit is per app: after a 429, no page calls Spotify until its
 # Retry-After is over (this long when it sends none; never longer than the maximum).
 SPOTIFY_BACKOFF_DEFAULT_SECONDS = 5

@@ -21,6 +21,10 @@ Retry policy (all of it lives in :func:`_request`):
   deadline; without a deadline, raise :class:`RateLimited` at once.
 - Other 4xx: never.
 
+At most ``SPOTIFY_WAITING_THREADS`` threads of a process wait on Spotify at
+once (:func:`waiting_slot`); a call that finds none free raises
+:class:`SpotifyBusy` at once.
+
 Tokens are never logged, and never shown in a repr.
 """
 
@@ -29,6 +33,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -104,6 +111,12 @@ class TokenRevoked(SpotifyError):
     """The accounts service said ``invalid_grant``: the refresh token is dead
     (expired, revoked or rotated away). Discard it and ask the listener to log
     in again; do not retry."""
+
+
+class SpotifyBusy(SpotifyError):
+    """Every thread this process lets wait on Spotify is waiting already (see
+    :func:`waiting_slot`): answer without Spotify (a section's message, a "busy,
+    try again" page) instead of queueing."""
 
 
 class TokenEndpointError(BadResponse):
@@ -573,7 +586,60 @@ def _get_session() -> requests.Session:
         return _session
 
 
-def _request(
+# --- how many threads wait on Spotify ---------------------------------------------
+
+# Whether the current context (a request, and the fetch threads it starts with its
+# context copied) holds one of the process's slots.
+_holding_slot: ContextVar[bool] = ContextVar("spotify_waiting_slot", default=False)
+_slots_lock = threading.Lock()
+_slots_taken = 0
+
+
+@contextmanager
+def waiting_slot() -> Iterator[None]:
+    """Hold one of this process's slots for waiting on Spotify, for the block.
+
+    At most ``SPOTIFY_WAITING_THREADS`` (WEB_THREADS - 1, at least 1) threads of a
+    gunicorn worker wait on Spotify at once, so that when Spotify hangs at least one
+    thread stays free for /health, warm pages, static files and the login page.
+    Taking a slot never waits: with none free, SpotifyBusy is raised at once.
+
+    Every call of this module takes one for itself unless its context holds one:
+    a request holds one for all it asks Spotify (a dashboard's sections and its
+    token refresh; a login's token exchange and profile), and threads started
+    with its context copied (``contextvars.copy_context().run``) share it.
+    Re-entering in a context that holds one is free.
+    """
+    global _slots_taken
+    if _holding_slot.get():
+        yield
+        return
+    with _slots_lock:
+        if _slots_taken >= settings.SPOTIFY_WAITING_THREADS:
+            raise SpotifyBusy("every thread that may wait on Spotify is waiting")
+        _slots_taken += 1
+    marker = _holding_slot.set(True)
+    try:
+        yield
+    finally:
+        _holding_slot.reset(marker)
+        with _slots_lock:
+            _slots_taken -= 1
+
+
+def waiting_threads() -> int:
+    """How many threads of this process hold a slot now."""
+    with _slots_lock:
+        return _slots_taken
+
+
+def _request(method: str, url: str, **kwargs) -> dict:
+    """:func:`_exchange` in a waiting slot (the caller's, or one of its own)."""
+    with waiting_slot():
+        return _exchange(method, url, **kwargs)
+
+
+def _exchange(
     method: str,
     url: str,
     *,

@@ -16,6 +16,7 @@ time range), ``playlists`` (every page of them) and ``recently_played``.
   in its place and is never cached.
 """
 
+import contextvars
 import logging
 import re
 import time
@@ -162,16 +163,23 @@ def _fetch_missing(user, names, *, time_range, keys, started, stalled, cache_sec
     def on_done(name, data):
         rendered[name] = render_section(name, data, user=user)
 
-    # Spotify is stalling when a section is unanswered after the short deadline:
-    # say so at once, so that pages starting meanwhile use the short deadline.
-    results = _fetch_with_reactive_refresh(
-        user,
-        names,
-        time_range,
-        deadline,
-        on_stall=lambda: _note_stall(user, stalled),
-        on_done=on_done,
-    )
+    try:
+        # One of the process's slots for threads waiting on Spotify, for the token
+        # refresh and every section: with none free, the page answers at once.
+        with client.waiting_slot():
+            # Spotify is stalling when a section is unanswered after the short
+            # deadline: say so at once, so that pages starting meanwhile use the
+            # short deadline.
+            results = _fetch_with_reactive_refresh(
+                user,
+                names,
+                time_range,
+                deadline,
+                on_stall=lambda: _note_stall(user, stalled),
+                on_done=on_done,
+            )
+    except client.SpotifyBusy:
+        return _busy_sections(user, names)
     if stalled and _ran_out_of_time(results, deadline):
         _note_stall(user, stalled)  # still hanging: keep the short deadline
     _note_rate_limit(results)
@@ -191,6 +199,16 @@ def _fetch_missing(user, names, *, time_range, keys, started, stalled, cache_sec
         # Not if the listener disconnected while the page waited on Spotify.
         cache_sections.store_sections(user.pk, fresh, timeout=cache_seconds)
     return sections
+
+
+def _busy_sections(user, names):
+    """Sections not fetched, because every thread that may wait on Spotify is waiting."""
+    logger.info(
+        "Every Spotify slot of this process is taken: user %s's missing sections not fetched",
+        user.pk,
+    )
+    error = client.SpotifyBusy()
+    return {name: _failed_section(user, name, error, log=False) for name in names}
 
 
 def _note_rate_limit(results):
@@ -351,7 +369,11 @@ def fetch_sections(
     executor = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="spotify")
 
     def submit(name, function, **kwargs):
-        pending[executor.submit(function, token, deadline=deadline, **kwargs)] = (name, kwargs)
+        # With the caller's context: the fetch shares the request's waiting slot.
+        future = executor.submit(
+            contextvars.copy_context().run, function, token, deadline=deadline, **kwargs
+        )
+        pending[future] = (name, kwargs)
 
     def submit_playlists_page(offset):
         submit("playlists", client.get_playlists_page, limit=PLAYLIST_PAGE_SIZE, offset=offset)
@@ -480,7 +502,7 @@ def failure_message(error):
         return "Spotify sent an answer Euterpe could not read. Please try again later."
     if isinstance(error, client.TokenExpired):
         return "Spotify did not accept your login for this part. Logging in again will fix it."
-    if isinstance(error, DeadlineExceeded):
+    if isinstance(error, DeadlineExceeded | client.SpotifyBusy):
         return "Spotify took too long to answer. Try refreshing in a moment."
     return "Spotify is not answering right now. Try refreshing in a moment."
 
