@@ -175,9 +175,13 @@ def test_a_listener_not_on_the_allow_list_learns_why_and_is_recorded(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_first_logins_of_one_listener_racing_both_succeed_with_one_user(fake_spotify):
+def test_two_first_logins_of_one_listener_racing_both_succeed_with_one_user(
+    fake_spotify, settings
+):
     from accounts.tests.helpers import browser
 
+    # Four logins at once in one process: as many threads as may wait on Spotify.
+    settings.SPOTIFY_WAITING_THREADS = 4
     browsers = [browser() for _ in range(4)]
     callbacks = [approve(start_login(b), "legacy") for b in browsers]
     start = threading.Barrier(len(browsers))
