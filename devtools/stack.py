@@ -98,6 +98,10 @@ def _tail(path: Path | None, lines: int = 40) -> str:
 # --- the browser behind the router -----------------------------------------------
 
 
+# How often login() repeats a callback Euterpe answered "busy, try again".
+BUSY_RETRIES = 5
+
+
 class RouterSession(requests.Session):
     """A browser's view of Euterpe: ``https://127.0.0.1:PORT``, whatever gunicorn speaks.
 
@@ -146,7 +150,14 @@ class RouterSession(requests.Session):
             raise StackError(
                 f"login: the fake's /authorize answered {approved.status_code} to {callback!r}"
             )
-        return self.get(callback, timeout=30)
+        # Euterpe answers 503 "busy, try again" (Retry-After) while every thread that
+        # may wait on Spotify is waiting: press Try again, as a listener would.
+        for _ in range(BUSY_RETRIES):
+            done = self.get(callback, timeout=30)
+            if done.status_code != 503 or "Retry-After" not in done.headers:
+                return done
+            time.sleep(min(float(done.headers["Retry-After"]), 5.0))
+        return done
 
 
 def _login_form(html: str) -> tuple[str, str]:

@@ -175,9 +175,7 @@ def test_a_listener_not_on_the_allow_list_learns_why_and_is_recorded(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_first_logins_of_one_listener_racing_both_succeed_with_one_user(
-    fake_spotify, settings
-):
+def test_two_first_logins_of_one_listener_racing_both_succeed_with_one_user(fake_spotify, settings):
     from accounts.tests.helpers import browser
 
     # Four logins at once in one process: as many threads as may wait on Spotify.
