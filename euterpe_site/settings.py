@@ -259,7 +259,7 @@ SPOTIFY_CACHE_SECONDS = env_int("SPOTIFY_CACHE_SECONDS", 300)
 SPOTIFY_PAGE_DEADLINE_SECONDS = 12
 # After a page waited its whole deadline for Spotify in vain, cold pages wait at
 # most this long for the next SPOTIFY_STALL_SECONDS: an outage must not hold every
-# gunicorn thread for 12 s a view (stats._note_stall).
+# gunicorn thread for 12 s a view (spotify_stats.backoff.note_stall).
 SPOTIFY_STALLED_DEADLINE_SECONDS = 3
 SPOTIFY_STALL_SECONDS = 30
 # At most this many threads of a gunicorn worker wait on Spotify at once (a cold

@@ -1,8 +1,10 @@
-"""Where the dashboard keeps what it fetched from Spotify.
+"""Where the dashboard keeps what it fetched from Spotify: the keys and the entries.
 
 Keys are built from the listener's user id, so entries can never mix listeners,
 and they are enumerable, so disconnecting deletes every one of them.
 """
+
+import zlib
 
 from django.contrib.auth import get_user_model
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
@@ -10,38 +12,51 @@ from django.core.cache.backends.db import DatabaseCache
 from django.db import connections, router, transaction
 from django.utils import timezone
 
+from spotify_stats import sections
 from spotify_stats.client import TIME_RANGES
 
-# The dashboard's sections: these are cached once per listener, the ranged ones
-# once per listener and time range.
-SECTIONS = ("profile", "playlists", "recently_played")
-RANGED_SECTIONS = ("top_tracks", "top_artists")
 # Part of every key: bump it when what a section's entry holds changes shape, so a
 # deploy never reads entries the previous release wrote (they expire on their own).
 ENTRY_FORMAT = "v2"
 
 
-# Not Spotify content and no listener's: set while Spotify hangs (stats._note_stall),
-# and until when Spotify's Retry-After holds for the whole app (stats._note_rate_limit).
+# Not Spotify content and no listener's: set while Spotify hangs (backoff.note_stall),
+# and until when Spotify's Retry-After holds for the whole app (backoff.note_rate_limit).
 STALLED_KEY = "spotify:stalled"
 BACKOFF_KEY = "spotify:backoff-until"
-# The listener who last saw Spotify stall (stats._note_stall): the mark needs two.
+# The listener who last saw Spotify stall (backoff.note_stall): the mark needs two.
 STALL_WITNESS_KEY = "spotify:stall-witness"
 
 
-def section_key(user_id, section, time_range=None):
+def section_key(user_id, name, time_range=None):
     suffix = f":{time_range}" if time_range else ""
-    return f"spotify:{ENTRY_FORMAT}:{user_id}:{section}{suffix}"
+    return f"spotify:{ENTRY_FORMAT}:{user_id}:{name}{suffix}"
+
+
+def key_for(user_id, section, time_range):
+    """The key of ``section`` on a page for ``time_range``: one per listener, and
+    one per listener and time range for a ranged section."""
+    return section_key(user_id, section.name, time_range if section.ranged else None)
 
 
 def listener_keys(user_id):
-    keys = [section_key(user_id, section) for section in SECTIONS]
-    keys += [
-        section_key(user_id, section, time_range)
-        for section in RANGED_SECTIONS
-        for time_range in TIME_RANGES
+    """Every key a listener's sections may be cached under."""
+    return [
+        section_key(user_id, section.name, time_range)
+        for section in sections.SECTIONS
+        for time_range in (TIME_RANGES if section.ranged else (None,))
     ]
-    return keys
+
+
+def pack(html, fetched_at):
+    """A cache entry: the section's HTML, zlib-compressed (about 7x smaller, so a warm
+    page moves less over the wire from the cache), and when Spotify sent its data."""
+    return {"html_z": zlib.compress(html.encode(), 1), "fetched_at": fetched_at}
+
+
+def unpack(entry):
+    """``(html, fetched_at)`` of a cache entry ``pack`` made."""
+    return zlib.decompress(entry["html_z"]).decode(), entry["fetched_at"]
 
 
 def forget_sections(user_id):

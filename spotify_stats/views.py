@@ -10,8 +10,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.services import display_name
-from spotify_stats import client, stats
+from spotify_stats import client as spotify_client
+from spotify_stats import sections
+from spotify_stats.backoff import backoff_remaining
 from spotify_stats.cache import claim_refresh, forget_sections
+from spotify_stats.dashboard import TIME_RANGE_LABELS, load_dashboard, parse_time_range
+from spotify_stats.text import ago, as_of_iso
 
 logger = logging.getLogger(__name__)
 
@@ -30,27 +34,29 @@ def dashboard(request):
     shows the listener something useful). Always a 200 unless Spotify refuses
     the listener (the allow-list page, 403).
     """
-    time_range = stats.parse_time_range(request.GET.get("time_range"))
+    time_range = parse_time_range(request.GET.get("time_range"))
     try:
-        page = stats.load_dashboard(request.user, time_range=time_range)
-    except client.NotOnAllowList:
+        page = load_dashboard(request.user, time_range=time_range)
+    except spotify_client.NotOnAllowList:
         logger.warning("Spotify refused user %s: not on the app's allow-list", request.user.pk)
         return render(request, "spotify_stats/not_on_allow_list.html", status=403)
     context = {
         "user_name": display_name(request.user),
         "sections": page.sections,
+        # Each card of the page with its rendered section, in the registry's order.
+        "cards": [(card, page.sections[card.name]) for card in sections.cards()],
         "time_range": time_range,
-        "time_range_label": stats.TIME_RANGES[time_range],
+        "time_range_label": TIME_RANGE_LABELS[time_range],
         "time_ranges": [
             {
                 "value": value,
                 "short_label": label.removeprefix("Last "),
                 "current": value == time_range,
             }
-            for value, label in stats.TIME_RANGES.items()
+            for value, label in TIME_RANGE_LABELS.items()
         ],
-        "as_of": stats.ago(page.now - page.as_of) if page.as_of is not None else None,
-        "as_of_iso": stats.as_of_iso(page.as_of) if page.as_of is not None else None,
+        "as_of": ago(page.now - page.as_of) if page.as_of is not None else None,
+        "as_of_iso": as_of_iso(page.as_of) if page.as_of is not None else None,
     }
     return render(request, "spotify_stats/dashboard.html", context)
 
@@ -64,8 +70,8 @@ def refresh(request):
     Allowed once per REFRESH_INTERVAL_SECONDS per listener (claimed in the shared
     cache, so it holds across workers); a second press only says so.
     """
-    time_range = stats.parse_time_range(request.POST.get("time_range"))
-    wait = stats.backoff_remaining()
+    time_range = parse_time_range(request.POST.get("time_range"))
+    wait = backoff_remaining()
     if wait:
         # Dropping the cache now would only swap the listener's data for messages.
         messages.info(

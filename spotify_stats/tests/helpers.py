@@ -5,8 +5,10 @@ import re
 from django.utils.html import escape
 
 from devtools.fakespotify.data import OPEN_URL
+from spotify_stats.sections import cards
 
-SECTION_IDS = ("top-tracks", "top-artists", "recently-played", "playlists")
+# The cards of the page, as the registry declares them.
+SECTION_IDS = tuple(card.element_id for card in cards())
 
 
 def html_of(response):

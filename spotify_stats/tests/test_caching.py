@@ -6,8 +6,9 @@ import time
 from django.core.cache import cache
 from django.test import Client
 
-from spotify_stats import stats
+from spotify_stats import client as spotify_client
 from spotify_stats.cache import BACKOFF_KEY, forget_listener, listener_keys, refresh_key
+from spotify_stats.dashboard import load_dashboard
 from spotify_stats.tests.helpers import SECTION_IDS, failed, html_of, section, shows
 
 
@@ -96,8 +97,8 @@ def test_recent_plays_age_while_they_are_cached(alice_browser, fake_spotify, dja
     user = django_user_model.objects.get(username="alice")
     now = time.time()
 
-    fresh = stats.load_dashboard(user, time_range="medium_term", now=now)
-    later = stats.load_dashboard(user, time_range="medium_term", now=now + 2 * 86400)
+    fresh = load_dashboard(user, time_range="medium_term", now=now)
+    later = load_dashboard(user, time_range="medium_term", now=now + 2 * 86400)
 
     assert fake_spotify.calls(listener="alice") == 5
     played = [
@@ -168,7 +169,7 @@ def test_refresh_now_is_a_post(alice_browser):
 
 
 def test_forgetting_a_listener_deletes_every_cached_section(alice_browser, django_user_model):
-    for time_range in stats.TIME_RANGES:
+    for time_range in spotify_client.TIME_RANGES:
         alice_browser.get(f"/?time_range={time_range}")
     user_id = django_user_model.objects.get(username="alice").pk
     assert len(cache.get_many(listener_keys(user_id))) == 9

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import SpotifyToken
-from spotify_stats import stats
+from spotify_stats import fetching
 from spotify_stats.cache import BACKOFF_KEY, STALLED_KEY, refresh_key
 from spotify_stats.tests.helpers import (
     SECTION_IDS,
@@ -222,13 +222,13 @@ def deadlines(monkeypatch):
     """The deadline each cold page gave Spotify, in seconds from the call (a spy that
     calls through to the real fetch)."""
     seen = []
-    real = stats._fetch_with_reactive_refresh
+    real = fetching.fetch_for_listener
 
-    def spy(user, names, time_range, deadline, **kwargs):
+    def spy(user, names, *, deadline, **kwargs):
         seen.append(deadline - time.monotonic())
-        return real(user, names, time_range, deadline, **kwargs)
+        return real(user, names, deadline=deadline, **kwargs)
 
-    monkeypatch.setattr(stats, "_fetch_with_reactive_refresh", spy)
+    monkeypatch.setattr(fetching, "fetch_for_listener", spy)
     return seen
 
 
@@ -240,7 +240,7 @@ def test_a_section_unanswered_after_the_short_deadline_marks_spotify_as_stalled(
     bob = browser_for("bob")
     fake_spotify.hang_next(PATHS["playlists"], 4, seconds=30)
 
-    with caplog.at_level(logging.WARNING, logger="spotify_stats.stats"):
+    with caplog.at_level(logging.WARNING, logger="spotify_stats.backoff"):
         assert alice_browser.get("/").status_code == 200
         assert bob.get("/").status_code == 200
 

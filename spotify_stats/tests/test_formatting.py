@@ -3,8 +3,10 @@
 import pytest
 
 from spotify_stats import client
-from spotify_stats.stats import DEFAULT_TIME_RANGE, ago, failure_message, parse_time_range
+from spotify_stats.dashboard import DEFAULT_TIME_RANGE, parse_time_range
+from spotify_stats.rendering import failure_message
 from spotify_stats.templatetags.dashboard_tags import avatar_colour, duration, initials
+from spotify_stats.text import ago
 
 
 @pytest.mark.parametrize(

@@ -7,13 +7,14 @@ Retry-After of "²", a cursor of "²", a time past year 9999, JSON nested too de
 to decode.
 """
 
+import dataclasses
 import json
 import logging
 
 import pytest
 import requests
 
-from spotify_stats import client, stats
+from spotify_stats import client, sections
 from spotify_stats.tests.helpers import SECTION_IDS, assert_only_broken, html_of, section
 
 TOP_TRACKS = "/v1/me/top/tracks"
@@ -119,8 +120,15 @@ def test_an_unexpected_error_in_a_section_fails_only_that_section(
     def broken(*args, **kwargs):
         raise RuntimeError("a bug, not Spotify")
 
-    monkeypatch.setitem(stats._FETCHERS, "top_artists", broken)
-    with caplog.at_level(logging.ERROR, logger="spotify_stats.stats"):
+    monkeypatch.setattr(
+        sections,
+        "SECTIONS",
+        tuple(
+            dataclasses.replace(section, fetch=broken) if section.name == "top_artists" else section
+            for section in sections.SECTIONS
+        ),
+    )
+    with caplog.at_level(logging.ERROR, logger="spotify_stats.fetching"):
         response = alice_browser.get("/")
 
     assert response.status_code == 200

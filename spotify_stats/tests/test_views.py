@@ -5,7 +5,7 @@ import re
 import pytest
 from django.test import Client
 
-from spotify_stats import stats
+from spotify_stats import text
 from spotify_stats.tests.helpers import (
     failed,
     html_of,
@@ -198,7 +198,7 @@ def test_recent_plays_say_how_long_ago_they_were_played(browser_for, fake_spotif
     assert all(re.fullmatch(r"just now|\d+ (minute|hour|day)s? ago", text) for text in ago)
     first = fake_spotify.listener("alice").plays[0]
     # The fake counts back from when it first answered: a minute may tick meanwhile.
-    assert ago[0] in {stats.ago(first.seconds_ago), stats.ago(first.seconds_ago + 60)}
+    assert ago[0] in {text.ago(first.seconds_ago), text.ago(first.seconds_ago + 60)}
 
 
 def test_the_page_says_when_its_data_was_fetched(browser_for):
