@@ -377,7 +377,7 @@ def run(args) -> int:
             "alternating)",
             f"one upsert p50 {_ms1(percentile(writes['upsert'], 50))}, Django's set_many "
             f"p50 {_ms1(percentile(writes['django'], 50))}",
-            "the upsert faster (else drop euterpe_site/cache_backend.py)",
+            "the upsert faster (else set_many goes back to Django's)",
             percentile(writes["upsert"], 50) < percentile(writes["django"], 50),
         ),
         (
