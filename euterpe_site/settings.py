@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "euterpe_site",
     "accounts",
     "spotify_stats",
+    "django_tasks_db",
+    "listening_history",
 ]
 
 MIDDLEWARE = [
@@ -144,8 +146,14 @@ WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1)
 DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", WEB_THREADS, minimum=1)
 DATABASE_CONNECTION_BUDGET = env_int("DATABASE_CONNECTION_BUDGET", 15, minimum=1)
 DATABASE_RESERVED_CONNECTIONS = 3  # release phase + one-off dyno + scheduler dyno
+# The worker dyno (Procfile `worker:`, db_worker) runs one task at a time: its
+# connection plus the import's heartbeat thread's.
+WORKER_DYNOS = env_int("WORKER_DYNOS", 1)
+WORKER_CONNECTIONS = 2
 DATABASE_PEAK_CONNECTIONS = (
-    WEB_DYNOS * WEB_CONCURRENCY * DATABASE_POOL_MAX_SIZE + DATABASE_RESERVED_CONNECTIONS
+    WEB_DYNOS * WEB_CONCURRENCY * DATABASE_POOL_MAX_SIZE
+    + WORKER_DYNOS * WORKER_CONNECTIONS
+    + DATABASE_RESERVED_CONNECTIONS
 )
 
 _database.update(
@@ -306,6 +314,19 @@ def _fernet_keys(value):
 FERNET_KEYS = _fernet_keys(ENCRYPTION_KEY)
 # Use the operator's Fernet.generate_key() value as it is.
 FERNET_USE_HKDF = False
+
+# Listening history -----------------------------------------------------------
+# Imports of Spotify's data exports run on the worker (`manage.py db_worker`,
+# django-tasks-db: its table lives in DATABASE_SCHEMA like every other).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+HISTORY_IMPORT_ENABLED = env_bool("HISTORY_IMPORT_ENABLED", True)
+# Refused by Content-Length before the body is read (a 413 page).
+HISTORY_MAX_UPLOAD_MB = env_int("HISTORY_MAX_UPLOAD_MB", 50, minimum=1)
+# What the ZIPs of one upload may inflate to, counted while inflating.
+HISTORY_MAX_UNCOMPRESSED_MB = env_int("HISTORY_MAX_UNCOMPRESSED_MB", 2048, minimum=1)
+# What all listeners' history may take in the shared database (Essential-0: 1 GB
+# for both apps); dbcheck warns at 80 %.
+HISTORY_STORAGE_BUDGET_MB = env_int("HISTORY_STORAGE_BUDGET_MB", 400, minimum=1)
 
 # Operator endpoints --------------------------------------------------------
 OPS_TOKEN = os.environ.get("OPS_TOKEN", "")

@@ -1,0 +1,45 @@
+"""The worker's tasks (django.tasks, run by django-tasks-db's `db_worker`)."""
+
+import logging
+from datetime import timedelta
+
+from django.tasks import task
+from django.utils import timezone
+
+from listening_history import importer, services
+from listening_history.models import Import
+
+logger = logging.getLogger(__name__)
+
+BUSY_RETRY = timedelta(seconds=5)
+SWEEP_EVERY = timedelta(seconds=60)
+
+
+@task()
+def import_history(import_id):
+    """Run one import; when another import of the listener holds the lock, try again soon."""
+    outcome = importer.run(import_id)
+    if outcome == "busy":
+        upload = Import.objects.filter(pk=import_id, state=Import.State.QUEUED).first()
+        if upload is not None:
+            services.enqueue(upload, delay=BUSY_RETRY)
+    return str(outcome)
+
+
+@task()
+def sweep_imports():
+    """Re-queue imports a killed worker left running, then come back in SWEEP_EVERY."""
+    requeued = services.sweep_stale_imports()
+    schedule_sweep()
+    return len(requeued)
+
+
+def schedule_sweep():
+    """Queue the next sweep unless one is already waiting (one chain, however many workers)."""
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = DBTaskResult.objects.filter(
+        task_path=sweep_imports.module_path, status="READY"
+    ).exists()
+    if not waiting:
+        sweep_imports.using(run_after=timezone.now() + SWEEP_EVERY).enqueue()

@@ -1,0 +1,145 @@
+"""Imports through a real `manage.py db_worker` process, killed with SIGKILL half-way."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from django.db import connection
+
+from listening_history import services
+from listening_history.models import Import
+from listening_history.tests.helpers import extended, json_upload, listener, run_import, stored
+from tests.support import BASE_DIR, production_env, server_connection
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WAIT_SECONDS = 120
+
+
+class Worker:
+    """`manage.py db_worker` on the test database, its output in a log file."""
+
+    def __init__(self, log_path, *args):
+        env = production_env(connection.settings_dict["NAME"], PYTHONUNBUFFERED="1")
+        self.log_path = log_path
+        with open(log_path, "a") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "db_worker",
+                    "--no-startup-delay",
+                    "--interval",
+                    "0.2",
+                    *args,
+                ],
+                cwd=BASE_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def finish(self):
+        """Wait for a --batch worker to exit; returns its output."""
+        try:
+            self.process.wait(WAIT_SECONDS)
+        finally:
+            self.stop()
+        return self.log_path.read_text()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
+
+
+def _wait_for(condition, what):
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _files():
+    first = [
+        extended(f"2024-01-01T10:{m:02d}:{s:02d}Z", 1000 + s, track=f"T{m}")
+        for m in range(60)
+        for s in range(60)
+    ]
+    second = [
+        extended(f"2024-02-01T10:{m:02d}:00Z", 2000, track=f"U{m}", platform="blocker")
+        for m in range(60)
+    ]
+    return lambda: [json_upload("first.json", first), json_upload("second.json", second)]
+
+
+def test_a_real_worker_imports_an_upload(tmp_path):
+    alice = listener()
+    upload = services.start_import(user=alice, files=_files()())
+
+    output = Worker(tmp_path / "worker.log", "--batch").finish()
+
+    upload.refresh_from_db()
+    assert upload.state == Import.State.DONE, output
+    assert (upload.files, upload.entries, upload.added) == (2, 3660, 3660)
+
+
+def test_a_worker_killed_mid_import_is_swept_and_the_result_equals_an_uninterrupted_import(
+    tmp_path,
+):
+    files = _files()
+    alice, bob = listener("alice"), listener("bob")
+    uninterrupted = run_import(bob, *files())
+    upload = services.start_import(user=alice, files=files())
+
+    # Hold back the second file: an uncommitted row with the term it needs makes the
+    # worker's insert wait, after the first file is committed.
+    with server_connection(connection.settings_dict["NAME"]) as blocker:
+        blocker.autocommit = False
+        blocker.execute(
+            "INSERT INTO euterpe.listening_history_term (user_id, text) VALUES (%s, 'blocker')",
+            [alice.pk],
+        )
+        worker = Worker(tmp_path / "killed.log")
+        try:
+            _wait_for(
+                lambda: Import.objects.get(pk=upload.pk).staged_files == ["0"], "the first file"
+            )
+            _wait_for(
+                lambda: blocker.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                ).fetchone()[0],
+                "the worker to wait for the second file",
+            )
+            os.kill(worker.process.pid, signal.SIGKILL)
+            worker.process.wait(30)
+        finally:
+            worker.stop()
+        blocker.rollback()
+
+    killed = Import.objects.get(pk=upload.pk)
+    assert killed.state == Import.State.RUNNING
+    assert killed.attempt == 1
+
+    # PostgreSQL ends the killed worker's session (and its lock) once it notices.
+    assert _wait_for(services.sweep_stale_imports, "the sweeper") == [upload.pk]
+    output = Worker(tmp_path / "worker.log", "--batch").finish()
+
+    finished = Import.objects.get(pk=upload.pk)
+    assert finished.state == Import.State.DONE, output
+    assert finished.attempt == 2
+    assert stored(alice) == stored(bob)
+    assert (finished.files, finished.entries, finished.added, finished.duplicates) == (
+        uninterrupted.files,
+        uninterrupted.entries,
+        uninterrupted.added,
+        uninterrupted.duplicates,
+    )
+    assert not finished.upload_files.exists()
