@@ -16,7 +16,8 @@ def connection_budget_check(app_configs, **kwargs):
             f"WORKER_DYNOS {settings.WORKER_DYNOS} x {settings.WORKER_CONNECTIONS} + "
             f"{settings.DATABASE_RESERVED_CONNECTIONS} reserved), more than "
             f"DATABASE_CONNECTION_BUDGET {settings.DATABASE_CONNECTION_BUDGET}.",
-            hint="Lower WEB_CONCURRENCY, DATABASE_POOL_MAX_SIZE or WORKER_DYNOS, or raise the budget.",
+            hint="Lower WEB_CONCURRENCY, DATABASE_POOL_MAX_SIZE or WORKER_DYNOS, or raise the "
+            "budget.",
             id="euterpe.E001",
         )
     ]

@@ -12,7 +12,18 @@ from psycopg_pool import PoolTimeout
 from euterpe_site import schema
 
 # Apps whose tables are Euterpe's alone: one of them in `public` is a leak.
-OWN_APPS = ("accounts", "spotify_stats", "social_django")
+OWN_APPS = (
+    "accounts",
+    "spotify_stats",
+    "listening_history",
+    "django_tasks_database",
+    "social_django",
+)
+# Tables whose size counts against HISTORY_STORAGE_BUDGET_MB.
+HISTORY_TABLE_PREFIX = "listening_history_"
+# dbcheck warns once history takes this share of its budget.
+HISTORY_BUDGET_WARNING = 0.8
+MB = 1024 * 1024
 
 
 @dataclass
@@ -28,6 +39,11 @@ class Report:
     notes: list = field(default_factory=list)
     problems: list = field(default_factory=list)
     users_count: int | None = None
+    schema_size_bytes: int | None = None
+    database_size_bytes: int | None = None
+    history_size_bytes: int | None = None
+    history_budget_bytes: int | None = None
+    warnings: list = field(default_factory=list)
 
     @property
     def healthy(self):
@@ -51,6 +67,11 @@ class Report:
             "unowned_tables": self.unowned_tables,
             "notes": self.notes,
             "problems": self.problems,
+            "schema_size_bytes": self.schema_size_bytes,
+            "database_size_bytes": self.database_size_bytes,
+            "history_size_bytes": self.history_size_bytes,
+            "history_budget_bytes": self.history_budget_bytes,
+            "warnings": self.warnings,
         }
 
 
@@ -169,3 +190,43 @@ def _inspect(connection, report):
 
     if get_user_model()._meta.db_table in report.tables:
         report.users_count = get_user_model().objects.count()
+
+    _sizes(connection, report)
+
+
+def _sizes(connection, report):
+    """The schema's, the whole database's and the history's sizes; a warning at 80 %
+    of HISTORY_STORAGE_BUDGET_MB (the shared database's plan caps both apps together)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0),
+                   coalesce(sum(pg_total_relation_size(c.oid))
+                            FILTER (WHERE c.relname LIKE %s), 0),
+                   pg_database_size(current_database())
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = %s AND c.relkind IN ('r', 'm')
+            """,
+            [HISTORY_TABLE_PREFIX.replace("_", "\\_") + "%", report.schema],
+        )
+        schema_bytes, history_bytes, database_bytes = map(int, cursor.fetchone())
+    report.schema_size_bytes = schema_bytes
+    report.history_size_bytes = history_bytes
+    report.database_size_bytes = database_bytes
+    report.history_budget_bytes = settings.HISTORY_STORAGE_BUDGET_MB * MB
+    report.step(
+        True,
+        f"Schema {report.schema!r} takes {_mb(schema_bytes)}, the whole database "
+        f"{_mb(database_bytes)}; listening history {_mb(history_bytes)} of its "
+        f"{settings.HISTORY_STORAGE_BUDGET_MB} MB budget",
+    )
+    if history_bytes >= HISTORY_BUDGET_WARNING * report.history_budget_bytes:
+        report.warnings.append(
+            f"Listening history takes {_mb(history_bytes)}, "
+            f"{history_bytes / report.history_budget_bytes:.0%} of HISTORY_STORAGE_BUDGET_MB "
+            f"({settings.HISTORY_STORAGE_BUDGET_MB} MB); imports stop at 100 %"
+        )
+
+
+def _mb(size):
+    return f"{size / MB:.1f} MB"

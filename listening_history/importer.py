@@ -29,6 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
@@ -130,8 +131,15 @@ class Heartbeat:
 
 def _fence(cursor, import_id, attempt):
     """Lock the import row against cancel/delete for this transaction; Stop unless ours."""
+    # The listener's row too: deleting the listener (disconnect) must wait for this
+    # transaction rather than deadlock with its deferred foreign-key checks.
     cursor.execute(
-        "SELECT state, attempt, user_id FROM listening_history_import WHERE id = %s FOR KEY SHARE",
+        f"""
+        SELECT i.state, i.attempt, i.user_id
+        FROM listening_history_import i JOIN {get_user_model()._meta.db_table} u
+          ON u.id = i.user_id
+        WHERE i.id = %s FOR KEY SHARE
+        """,
         [import_id],
     )
     row = cursor.fetchone()

@@ -21,10 +21,11 @@ def test_the_defaults_fit_the_budget_of_fifteen():
 
     assert (
         values["WEB_DYNOS"] * values["WEB_CONCURRENCY"] * values["DATABASE_POOL_MAX_SIZE"]
+        + values["WORKER_DYNOS"] * values["WORKER_CONNECTIONS"]
         + values["DATABASE_RESERVED_CONNECTIONS"]
         == values["DATABASE_PEAK_CONNECTIONS"]
     )
-    assert values["DATABASE_PEAK_CONNECTIONS"] == 1 * 2 * 4 + 3
+    assert values["DATABASE_PEAK_CONNECTIONS"] == 1 * 2 * 4 + 1 * 2 + 3
     assert values["DATABASE_CONNECTION_BUDGET"] == 15
     assert values["DATABASES"]["default"]["OPTIONS"]["pool"]["max_size"] == 4
 
@@ -34,21 +35,30 @@ def test_each_thread_gets_at_most_one_pooled_connection():
 
     assert values["DATABASE_POOL_MAX_SIZE"] == 3
     assert values["DATABASES"]["default"]["OPTIONS"]["pool"]["max_size"] == 3
-    assert values["DATABASE_PEAK_CONNECTIONS"] == 1 * 2 * 3 + 3
+    assert values["DATABASE_PEAK_CONNECTIONS"] == 1 * 2 * 3 + 1 * 2 + 3
 
 
 def test_a_configuration_over_budget_fails_the_system_check():
-    env = production_env(WEB_DYNOS="2", WEB_CONCURRENCY="2")  # 2 x 2 x 4 + 3 = 19
+    env = production_env(WEB_DYNOS="2", WEB_CONCURRENCY="2")  # 2 x 2 x 4 + 1 x 2 + 3 = 21
 
     result = manage("check", env=env)
 
     assert result.returncode != 0
     assert "euterpe.E001" in result.stderr
-    assert "could open 19 database connections" in result.stderr
+    assert "could open 21 database connections" in result.stderr
+
+
+def test_the_worker_dynos_count_against_the_budget():
+    # 1 x 2 x 4 + 3 x 2 + 3 = 17
+    result = manage("check", env=production_env(WORKER_DYNOS="3"))
+
+    assert result.returncode != 0
+    assert "could open 17 database connections" in result.stderr
+    assert "WORKER_DYNOS 3 x 2" in result.stderr
 
 
 def test_a_configuration_within_a_raised_budget_passes_the_system_check():
-    env = production_env(WEB_DYNOS="2", WEB_CONCURRENCY="2", DATABASE_CONNECTION_BUDGET="19")
+    env = production_env(WEB_DYNOS="2", WEB_CONCURRENCY="2", DATABASE_CONNECTION_BUDGET="21")
 
     result = manage("check", env=env)
 

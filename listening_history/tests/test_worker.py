@@ -4,13 +4,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 from django.db import connection
 
+from accounts import services as accounts_services
 from listening_history import services
-from listening_history.models import Import
+from listening_history.models import Import, UploadChunk
 from listening_history.tests.helpers import extended, json_upload, listener, run_import, stored
 from tests.support import BASE_DIR, production_env, server_connection
 
@@ -56,14 +58,14 @@ class Worker:
             self.process.wait(30)
 
 
-def _wait_for(condition, what):
+def _wait_for(condition, what, extra=None):
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}: {extra() if extra else ''}")
 
 
 def _files():
@@ -143,3 +145,61 @@ def test_a_worker_killed_mid_import_is_swept_and_the_result_equals_an_uninterrup
         uninterrupted.duplicates,
     )
     assert not finished.upload_files.exists()
+
+
+@pytest.mark.parametrize("how", ["delete my history", "disconnect"])
+def test_nothing_is_written_after_the_history_is_deleted_mid_import(tmp_path, how):
+    alice, bob = listener("alice"), listener("bob")
+    run_import(bob, *_files()())
+    bobs = stored(bob)
+    upload = services.start_import(user=alice, files=_files()())
+
+    with server_connection(connection.settings_dict["NAME"]) as blocker:
+        blocker.autocommit = False
+        blocker.execute(
+            "INSERT INTO euterpe.listening_history_term (user_id, text) VALUES (%s, 'blocker')",
+            [alice.pk],
+        )
+        worker = Worker(tmp_path / "worker.log")
+        try:
+            _wait_for(
+                lambda: Import.objects.get(pk=upload.pk).staged_files == ["0"],
+                "the first file",
+                extra=lambda: worker.log_path.read_text(),
+            )
+            # The worker is inside the second file's transaction: deleting waits for it.
+            deleting = threading.Thread(target=_delete, args=(alice, how))
+            deleting.start()
+            time.sleep(0.5)
+            blocker.rollback()
+            deleting.join(WAIT_SECONDS)
+            assert not deleting.is_alive()
+            _wait_for(lambda: "stopped" in worker.log_path.read_text(), "the worker to stop")
+            time.sleep(1)  # anything the worker still wrote would be visible by now
+        finally:
+            worker.stop()
+
+    for table in ("entry", "item", "artist", "album", "term", "import", "stagedentry"):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM listening_history_{table}")
+            total = cursor.fetchone()[0]
+        bob_only = {
+            "entry": len(bobs),
+            "import": 1,
+            "stagedentry": 0,
+        }
+        if table in bob_only:
+            assert total == bob_only[table], table
+    assert stored(bob) == bobs
+    assert not Import.objects.filter(pk=upload.pk).exists()
+    assert not UploadChunk.objects.exists()
+
+
+def _delete(alice, how):
+    try:
+        if how == "disconnect":
+            accounts_services.disconnect_listener(alice)
+        else:
+            services.delete_history(alice)
+    finally:
+        connection.close()

@@ -9,7 +9,8 @@ from euterpe_site import dbcheck
 class Command(BaseCommand):
     help = (
         "Check Euterpe's database: schema and search_path, tables against the models, "
-        "unapplied migrations, and that nothing of Euterpe's sits in 'public'. "
+        "unapplied migrations, that nothing of Euterpe's sits in 'public', and the schema's "
+        "and database's sizes (a warning at 80% of HISTORY_STORAGE_BUDGET_MB). "
         "Exits non-zero when unhealthy."
     )
 
@@ -35,6 +36,8 @@ class Command(BaseCommand):
             self.stdout.write(f"      - {table}")
         for note in report.notes:
             self.stdout.write(self.style.WARNING(f"note: {note}"))
+        for warning in report.warnings:
+            self.stdout.write(self.style.WARNING(f"WARNING: {warning}"))
         if report.users_count is not None:
             self.stdout.write(f"Users: {report.users_count}")
         if report.healthy:
