@@ -4,17 +4,16 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 from django.db import connection
 
-from accounts import services as accounts_services
+from devtools.processes import BASE_DIR
 from listening_history import services
 from listening_history.models import Import, UploadChunk
 from listening_history.tests.helpers import extended, json_upload, listener, run_import, stored
-from tests.support import BASE_DIR, production_env, server_connection
+from tests.support import production_env, server_connection
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,6 +67,16 @@ def _wait_for(condition, what, extra=None):
     raise AssertionError(f"timed out waiting for {what}: {extra() if extra else ''}")
 
 
+def _waiting_on_locks():
+    """Sessions of the test database waiting for a lock (asked on a fresh connection:
+    inside a transaction pg_stat_activity is a snapshot)."""
+    with server_connection(connection.settings_dict["NAME"]) as observer:
+        return observer.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()"
+        ).fetchone()[0]
+
+
 def _files():
     first = [
         extended(f"2024-01-01T10:{m:02d}:{s:02d}Z", 1000 + s, track=f"T{m}")
@@ -113,13 +122,7 @@ def test_a_worker_killed_mid_import_is_swept_and_the_result_equals_an_uninterrup
             _wait_for(
                 lambda: Import.objects.get(pk=upload.pk).staged_files == ["0"], "the first file"
             )
-            _wait_for(
-                lambda: blocker.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND datname = current_database()"
-                ).fetchone()[0],
-                "the worker to wait for the second file",
-            )
+            _wait_for(lambda: _waiting_on_locks(), "the worker to wait for the second file")
             os.kill(worker.process.pid, signal.SIGKILL)
             worker.process.wait(30)
         finally:
@@ -167,13 +170,12 @@ def test_nothing_is_written_after_the_history_is_deleted_mid_import(tmp_path, ho
                 "the first file",
                 extra=lambda: worker.log_path.read_text(),
             )
-            # The worker is inside the second file's transaction: deleting waits for it.
-            deleting = threading.Thread(target=_delete, args=(alice, how))
-            deleting.start()
-            time.sleep(0.5)
+            # The worker is inside the second file's transaction: deleting (from another
+            # process, as the web dyno would) waits for it.
+            deleting = _delete_in_a_process(alice, how, tmp_path / "delete.log")
+            _wait_for(lambda: _waiting_on_locks() >= 2, "the deletion to wait")
             blocker.rollback()
-            deleting.join(WAIT_SECONDS)
-            assert not deleting.is_alive()
+            assert deleting.wait(WAIT_SECONDS) == 0, (tmp_path / "delete.log").read_text()
             _wait_for(lambda: "stopped" in worker.log_path.read_text(), "the worker to stop")
             time.sleep(1)  # anything the worker still wrote would be visible by now
         finally:
@@ -195,11 +197,23 @@ def test_nothing_is_written_after_the_history_is_deleted_mid_import(tmp_path, ho
     assert not UploadChunk.objects.exists()
 
 
-def _delete(alice, how):
-    try:
-        if how == "disconnect":
-            accounts_services.disconnect_listener(alice)
-        else:
-            services.delete_history(alice)
-    finally:
-        connection.close()
+def _delete_in_a_process(user, how, log_path):
+    call = (
+        "accounts.services.disconnect_listener(user)"
+        if how == "disconnect"
+        else "listening_history.services.delete_history(user)"
+    )
+    code = (
+        "import django; django.setup(); import accounts.services, listening_history.services; "
+        "from django.contrib.auth import get_user_model; "
+        f"user = get_user_model().objects.get(pk={user.pk}); {call}"
+    )
+    env = production_env(connection.settings_dict["NAME"])
+    with open(log_path, "w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
