@@ -186,7 +186,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Cache -------------------------------------------------------------------
 # Spotify data and rate-limit counters. The default needs no extra server and
 # works across workers and dynos: a table in the euterpe schema, created by a
-# migration. REDIS_URL switches to Django's Redis cache.
+# migration. REDIS_URL switches to Django's Redis cache. Both store values as
+# JSON signed with a key derived from SECRET_KEY: whoever else can write the
+# table or the Redis cannot make Euterpe unpickle, nor forge a section.
 # The database cache's table: the migration creates it (with REDIS_URL set too:
 # dbcheck expects it), dbcheck and the benchmark read its name from here.
 CACHE_TABLE = "euterpe_cache"
@@ -194,7 +196,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache storing signed JSON, never pickles.
+            "BACKEND": "euterpe_site.cache_backend.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "euterpe",
             # Heroku Redis speaks rediss:// with a self-signed certificate.
@@ -204,7 +207,8 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            # Django's database cache, with set_many as one upsert.
+            # Django's database cache storing signed JSON (never pickles), with
+            # set_many as one upsert.
             "BACKEND": "euterpe_site.cache_backend.DatabaseCache",
             "LOCATION": CACHE_TABLE,
             "OPTIONS": {"MAX_ENTRIES": 100_000},

@@ -6,6 +6,7 @@ looks like production: DEBUG off and every required variable set.
 """
 
 import os
+import pickle
 import runpy
 from unittest import mock
 from urllib.parse import quote
@@ -79,3 +80,17 @@ def settings_error(**overrides):
     with pytest.raises(ImproperlyConfigured) as refused:
         settings_module(**overrides)
     return str(refused.value)
+
+
+# What a hostile pickle's code appends to, when it runs.
+RAN = []
+
+
+class Hostile:
+    """Unpickling this runs code: what whoever can write the cache would store."""
+
+    def __reduce__(self):
+        return (exec, ("import tests.support as t; t.RAN.append('code ran')",))
+
+
+HOSTILE_PICKLE = pickle.dumps(Hostile())

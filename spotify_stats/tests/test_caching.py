@@ -1,15 +1,19 @@
 """Caching the rendered sections: warm pages cost no Spotify call and few queries."""
 
+import base64
+import pickle
 import re
 import time
 
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 
 from spotify_stats import client as spotify_client
 from spotify_stats.cache import BACKOFF_KEY, forget_listener, listener_keys, refresh_key
 from spotify_stats.dashboard import load_dashboard
 from spotify_stats.tests.helpers import SECTION_IDS, failed, html_of, section, shows
+from tests.support import HOSTILE_PICKLE, RAN
 
 
 def test_a_warm_page_makes_no_spotify_call(alice_browser, fake_spotify):
@@ -206,3 +210,36 @@ def test_a_failed_section_on_a_warm_page_is_fetched_alone(alice_browser, fake_sp
 
     assert fake_spotify.calls(listener="alice") == 1
     assert shows(section(html, "top-artists"), "Velvet Orchard")
+
+
+def test_forged_cached_sections_are_fetched_anew_and_never_shown(
+    alice_browser, fake_spotify, django_user_model
+):
+    """Whoever else can write the cache table (the neighbour's role, on Essential
+    plans) can neither run code through it nor put HTML on a listener's page."""
+    alice_browser.get("/")
+    user = django_user_model.objects.get(username="alice")
+    keys = listener_keys(user.pk)
+    forged = {key: {"html_z": b"not zlib", "fetched_at": 1.0} for key in keys}
+    RAN.clear()
+    with connection.cursor() as cursor:
+        for number, key in enumerate(keys):
+            value = (
+                base64.b64encode(HOSTILE_PICKLE).decode()
+                if number % 2
+                else base64.b64encode(pickle.dumps(forged[key])).decode()
+            )
+            cursor.execute(
+                "UPDATE euterpe_cache SET value = %s WHERE cache_key = %s",
+                [value, cache.make_key(key)],
+            )
+    fake_spotify.reset_counters()
+
+    response = alice_browser.get("/")
+
+    assert response.status_code == 200
+    assert RAN == []
+    assert fake_spotify.calls(listener="alice") == 5
+    html = html_of(response)
+    for section_id in SECTION_IDS:
+        assert not failed(html, section_id), section_id
