@@ -18,6 +18,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.db import DataError
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
+from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -31,6 +32,7 @@ from social_core.exceptions import (
     SocialAuthBaseException,
 )
 from social_django import views as social_views
+from social_django.utils import load_backend, load_strategy
 
 from accounts import services
 from accounts.backends import NotOnAllowList
@@ -138,6 +140,11 @@ def _complete(request, backend):
         # Without either, Spotify did not send this; the token endpoint would
         # answer invalid_request, which social-auth reports as a configuration error.
         return _login_failed(request, "expired", reason="no code in the callback")
+    if request.GET.get("error") and not _answers_a_pending_login(request, backend):
+        # social-auth reads `error` before it checks `state`: anyone could link a
+        # stranger to /callback?error=invalid_client and page the operator (ERROR,
+        # Sentry). Only an answer to this session's own login may say more.
+        return _login_failed(request, "expired", reason="error without a pending login")
     try:
         # The token exchange and the profile fetch wait on Spotify: one of the
         # process's waiting slots for both, or a "busy, try again" page at once.
@@ -194,6 +201,20 @@ def _busy(request):
     )
     response["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
     return response
+
+
+def _answers_a_pending_login(request, backend_name):
+    """Whether the callback's ``state`` is that of a login this session started."""
+    state = request.GET.get("state")
+    if not state or len(state) > 128:
+        return False
+    try:
+        backend = load_backend(load_strategy(request), backend_name, redirect_uri=None)
+    except AuthConfigurationError:  # no backend of that name
+        return False
+    pending = request.session.get(backend.transaction_key(state))
+    stored = pending.get("state") if isinstance(pending, dict) else None
+    return isinstance(stored, str) and constant_time_compare(stored, state)
 
 
 def _has_control_characters(query):

@@ -5,14 +5,19 @@ settings.py calls ``init()`` when SENTRY_DSN is set. sentry-sdk's own scrubbing
 names; ``Scrubber`` goes further, over the whole event (request data, headers,
 query strings, stack-frame local variables, breadcrumbs, extra, contexts):
 
-- values under secret-looking keys (token, access_token, refresh_token, code,
-  secret, password, key, authorization, cookie, session, csrf...) become
-  ``[Filtered]``;
+- values under secret-looking keys become ``[Filtered]``: any key that contains
+  token, secret, authorization, cookie or password in any case (accessToken,
+  X-Apitoken, USERPASSWORD), and keys made of words such as key, session, csrf,
+  code;
 - in any string: the process's own secrets (SECRET_KEY and its fallbacks, the
   ENCRYPTION_KEY keys, the Spotify client secret, OPS_TOKEN), ``Bearer ...``
   credentials, ``name=value`` pairs with a secret-looking name, the fake
   Spotify's ``fakeAT-``/``fakeRT-`` tokens and any long opaque run of
-  base64url characters (Spotify's tokens, Fernet ciphertexts) are replaced.
+  base64url characters (Spotify's tokens, Fernet ciphertexts) are replaced; so
+  are the values of ``name=value`` and JSON ``"name": value`` pairs whose name
+  contains one of those five words.
+
+Noise that strangers can cause is not sent: a bad Host header (DisallowedHost).
 """
 
 import re
@@ -46,8 +51,13 @@ SECRET_WORDS = {
 }
 # Whole names only: an OAuth code is a secret, a status_code is not.
 SECRET_NAMES = {"code", "auth_code", "authorization_code"}
-SECRET_NAME = "|".join(sorted(SECRET_WORDS | SECRET_NAMES | {r"\w*token", r"\w*secret", r"\w*key"}))
+# Anywhere in a name, in any case: accessToken, clientSecret, X-Upstreamauthorization.
+SECRET_PARTS = ("token", "secret", "authorization", "cookie", "password")
+CONTAINS_PART = rf"[\w-]*(?:{'|'.join(SECRET_PARTS)})[\w-]*"
+SECRET_NAME = "|".join(sorted(SECRET_WORDS | SECRET_NAMES | {r"\w*key", CONTAINS_PART}))
 SECRET_PAIR = re.compile(rf"(?i)\b((?:{SECRET_NAME})=)[^&\s'\"]+")
+# "accessToken": "..." in JSON (or a repr) that reached Sentry as text.
+QUOTED_PAIR = re.compile(rf"""(?i)((["'])(?:{CONTAINS_PART})\2\s*:\s*)(["'])(?:(?!\3).)*\3""")
 BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[^\s'\",]+")
 FAKE_TOKEN = re.compile(r"fake(?:AT|RT)-[\w-]+")
 # Spotify's access (~200 chars) and refresh (~130) tokens, Fernet ciphertexts:
@@ -59,6 +69,8 @@ def secret_key_name(name):
     """Whether a dict key names something that must not leave the process."""
     normalised = str(name).lower().replace("-", "_")
     if normalised in SECRET_WORDS or normalised in SECRET_NAMES:
+        return True
+    if any(part in normalised for part in SECRET_PARTS):
         return True
     return any(part in SECRET_WORDS for part in normalised.split("_") if part)
 
@@ -75,6 +87,8 @@ class Scrubber:
         self.secrets = sorted({s for s in secrets if s and len(s) >= 8}, key=len, reverse=True)
 
     def __call__(self, event, hint=None):
+        if _disallowed_host(event, hint):
+            return None
         return self.scrub(event)
 
     def scrub(self, value):
@@ -102,9 +116,23 @@ class Scrubber:
         for secret in self.secrets:
             text = text.replace(secret, FILTERED)
         text = SECRET_PAIR.sub(rf"\1{FILTERED}", text)
+        text = QUOTED_PAIR.sub(rf"\1\3{FILTERED}\3", text)
         text = BEARER.sub(rf"\1 {FILTERED}", text)
         text = FAKE_TOKEN.sub(FILTERED, text)
         return OPAQUE.sub(FILTERED, text)
+
+
+# Django logs a bad Host header at ERROR here; anyone can send one.
+DISALLOWED_HOST_LOGGER = "django.security.DisallowedHost"
+
+
+def _disallowed_host(event, hint):
+    from django.core.exceptions import DisallowedHost
+
+    exc_info = (hint or {}).get("exc_info")
+    if exc_info and isinstance(exc_info[1], DisallowedHost):
+        return True
+    return event.get("logger") == DISALLOWED_HOST_LOGGER
 
 
 def init(*, dsn, environment, traces_sample_rate, secrets, **options):
@@ -114,6 +142,9 @@ def init(*, dsn, environment, traces_sample_rate, secrets, **options):
     """
     import sentry_sdk
     from sentry_sdk.integrations.django import DjangoIntegration
+    from sentry_sdk.integrations.logging import ignore_logger
+
+    ignore_logger(DISALLOWED_HOST_LOGGER)
 
     scrubber = Scrubber(secrets)
     sentry_sdk.init(

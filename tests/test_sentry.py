@@ -44,7 +44,39 @@ def failing_view(request):
     raise RuntimeError(f"Spotify refused Bearer {ACCESS_TOKEN}")
 
 
-urlpatterns = [path("fail", failing_view)]
+# Keys that contain token, secret, authorization, cookie or password in any case,
+# at any length, and the value each one carries in a test (short: no pattern finds them).
+SECRET_KEYS = [
+    "accessToken",
+    "spotifyRefreshToken",
+    "TOKEN",
+    "clientSecret",
+    "ProxyAuthorization",
+    "setcookie",
+    "cookieConsent",
+    "newPassword",
+    "USERPASSWORD",
+    "x" * 200 + "Token" + "y" * 200,
+]
+HEADER_KEYS = ["X-Apitoken", "X-Clientsecret", "X-Upstreamauthorization", "X-Mycookie"]
+
+
+def _value(key):
+    return f"sentinel-{sum(map(ord, key)):05d}-{len(key):03d}"
+
+
+@csrf_exempt
+def scrubbing_view(request):
+    """Fails with SECRET_KEYS' values in its locals (nested), a context, a breadcrumb
+    and extra; the request carries them in its form data and HEADER_KEYS' in headers."""
+    payload = {"listener": {"settings": [{key: _value(key) for key in SECRET_KEYS}]}}
+    sentry_sdk.set_context("spotify", {"nested": {key: _value(key) for key in SECRET_KEYS}})
+    sentry_sdk.add_breadcrumb(category="spotify", message="refresh", data=dict(payload))
+    sentry_sdk.set_extra("payload", payload)
+    raise RuntimeError("failed with secrets under odd keys")
+
+
+urlpatterns = [path("fail", failing_view), path("scrub", scrubbing_view)]
 
 
 class CapturingTransport(Transport):
@@ -66,10 +98,21 @@ class CapturingTransport(Transport):
     def payloads(self):
         return [item.payload.json for e in self.envelopes for item in e.items if item.payload.json]
 
+    def events(self):
+        """Error and message events (not the session counts sent beside them)."""
+        return [payload for payload in self.payloads() if "event_id" in payload]
+
 
 @pytest.fixture
-def transport(settings, db):
+def transport(settings, site_transport):
+    """Sentry on, serving this module's failing views."""
     settings.ROOT_URLCONF = __name__
+    return site_transport
+
+
+@pytest.fixture
+def site_transport(settings, db):
+    """Sentry on, serving Euterpe's own URLs."""
     transport = CapturingTransport()
     sentry.init(
         dsn=DSN,
@@ -212,3 +255,93 @@ def test_a_bad_traces_sample_rate_stops_start_up_saying_what_is_wrong():
     assert settings_error(SENTRY_DSN=DSN, SENTRY_TRACES_SAMPLE_RATE="all") == (
         "SENTRY_TRACES_SAMPLE_RATE must be a number from 0.0 to 1.0, got 'all'"
     )
+
+
+# Keys that name a secret, wherever they are ---------------------------------------
+
+
+@pytest.mark.parametrize("key", SECRET_KEYS + HEADER_KEYS)
+def test_the_scrubber_filters_keys_that_contain_a_secret_word_in_any_case(key):
+    event = {"a": {"b": [{key: _value(key)}, [key, _value(key)]]}}
+
+    assert sentry.Scrubber().scrub(event) == {
+        "a": {"b": [{key: sentry.FILTERED}, [key, sentry.FILTERED]]}
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("?accessToken=abc&x=1", "?accessToken=[Filtered]&x=1"),
+        ("clientSecret=s3 ok", "clientSecret=[Filtered] ok"),
+        ('{"newPassword": "hunter2", "name": "a"}', '{"newPassword": "[Filtered]", "name": "a"}'),
+        ("{'cookieConsent': 'yes'}", "{'cookieConsent': '[Filtered]'}"),
+    ],
+)
+def test_the_scrubber_filters_such_keys_in_query_strings_and_json_text(text, expected):
+    assert sentry.Scrubber().scrub_string(text) == expected
+
+
+def test_values_under_secret_keys_never_leave_from_data_headers_contexts_crumbs_or_locals(
+    transport,
+):
+    request = RequestFactory().post(
+        "/scrub",
+        {key: _value(key) for key in SECRET_KEYS},
+        headers={
+            "X-Forwarded-Proto": "https",
+            **{key: _value(key) for key in HEADER_KEYS},
+        },
+    )
+
+    assert _through_wsgi(request) == 500
+    sentry_sdk.flush()
+
+    events = [p for p in transport.payloads() if p.get("exception")]
+    assert len(events) == 1
+    event = events[0]
+    frames = event["exception"]["values"][-1]["stacktrace"]["frames"]
+    failing = next(f for f in frames if f["function"] == "scrubbing_view")
+    assert "payload" in failing["vars"]
+    assert event["contexts"]["spotify"]["nested"]
+    assert event["request"]["data"]
+    assert any(c.get("category") == "spotify" for c in event["breadcrumbs"]["values"])
+    everything = json.dumps(transport.payloads())
+    leaked = [key for key in SECRET_KEYS + HEADER_KEYS if _value(key) in everything]
+    assert leaked == []
+
+
+# Alerts that strangers cannot trigger -------------------------------------------------
+
+
+def test_a_bad_host_header_is_not_sent_to_sentry(site_transport):
+    request = RequestFactory().get(
+        "/health", headers={"Host": "evil.example", "X-Forwarded-Proto": "https"}
+    )
+
+    assert _through_wsgi(request) == 400
+    sentry_sdk.flush()
+
+    assert site_transport.events() == []
+
+
+def test_a_strangers_callback_error_is_not_sent_to_sentry(site_transport, fake_spotify):
+    request = RequestFactory().get(
+        "/callback?error=invalid_client", headers={"X-Forwarded-Proto": "https"}
+    )
+
+    assert _through_wsgi(request) == 400
+    sentry_sdk.flush()
+
+    assert site_transport.events() == []
+
+
+def test_an_error_still_reaches_sentry_after_a_bad_host(transport):
+    bad = RequestFactory().get("/fail", headers={"Host": "evil.example"})
+    _through_wsgi(bad)
+
+    assert _through_wsgi(RequestFactory().get("/fail", headers={"X-Forwarded-Proto": "https"}))
+    sentry_sdk.flush()
+
+    events = [p for p in transport.payloads() if p.get("exception")]
+    assert [e["exception"]["values"][-1]["type"] for e in events] == ["RuntimeError"]

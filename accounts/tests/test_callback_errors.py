@@ -330,3 +330,54 @@ def test_a_value_postgresql_refuses_is_a_400_not_a_500(client, token_answers, se
     assert_friendly_failure(client, response, 400)
     assert "Login failed: expired (DataError, -)" in caplog.messages
     assert "\0" not in "".join(caplog.messages)
+
+
+# An `error` from Spotify only counts when it answers this session's own login: a
+# stranger's link to /callback?error=... must not page the operator.
+
+LOGIN_EXPIRED = "That login did not go through"
+
+
+def _states(client, kind):
+    if kind == "no state":
+        return {}
+    if kind == "a state of another browser":
+        from accounts.tests.helpers import browser
+
+        return {"state": state_of(start_login(browser()))}
+    start_login(client)  # this session has a login pending, with another state
+    return {"state": "x" * 32}
+
+
+@pytest.mark.parametrize("error", ["invalid_client", "unauthorized_client", "access_denied"])
+@pytest.mark.parametrize("kind", ["no state", "a state of another browser", "a state not ours"])
+def test_an_error_without_our_pending_login_is_the_expired_page_at_warning(
+    client, debug, fake_spotify, caplog, error, kind
+):
+    query = {"error": error, **_states(client, kind)}
+
+    with caplog.at_level(logging.INFO, logger="accounts.views"):
+        response = client.get("/callback", query)
+
+    assert_friendly_failure(client, response, 400)
+    assert LOGIN_EXPIRED in response.content.decode()
+    failures = [r for r in caplog.records if r.getMessage().startswith("Login failed")]
+    assert [(r.levelno, r.getMessage()) for r in failures] == [
+        (logging.WARNING, "Login failed: expired (error without a pending login, -)")
+    ]
+
+
+def test_an_error_answering_our_pending_login_shows_the_configuration_page_at_error(
+    client, debug, fake_spotify, caplog
+):
+    state = state_of(start_login(client))
+
+    with caplog.at_level(logging.INFO, logger="accounts.views"):
+        response = client.get("/callback", {"error": "invalid_client", "state": state})
+
+    assert_friendly_failure(client, response, 502)
+    assert "SPOTIFY_CLIENT_ID" in response.content.decode()
+    assert any(
+        r.levelno == logging.ERROR and r.getMessage().startswith("Login failed: configuration")
+        for r in caplog.records
+    )
