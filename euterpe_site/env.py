@@ -76,3 +76,19 @@ def env_url(name, default):
             f"{name} must be an http(s) URL such as {default}, got {value!r}"
         )
     return value.rstrip("/")
+
+
+# Plain http stays on the machine: `make run`, `make bench`, `make loadtest` and
+# the browser tests run the fake Spotify and Euterpe on these.
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def require_https(name, value, *, debug):
+    """``value``; with ``debug`` off it must be https:// unless it names a loopback host."""
+    parts = urlsplit(value)
+    if not debug and parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ImproperlyConfigured(
+            f"{name} must be an https:// URL with DEBUG off (plain http only on a loopback "
+            f"address: 127.0.0.1, localhost, [::1]), got {value!r}"
+        )
+    return value

@@ -17,7 +17,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from psycopg_pool import ConnectionPool
 
-from euterpe_site.env import env_bool, env_float, env_int, env_list, env_rate, env_url
+from euterpe_site.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_rate,
+    env_url,
+    require_https,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -106,15 +114,16 @@ TEMPLATES = [
 # names itself so the operator can tell the apps apart in pg_stat_activity.
 DATABASE_SCHEMA = os.environ.get("DATABASE_SCHEMA", "euterpe").strip()
 # Lower case only: the startup option folds an unquoted name to lower case, so
-# "Euterpe" would create one schema and search another.
+# "Euterpe" would create one schema and search another. Never the neighbour's
+# public nor a system schema (information_schema, pg_catalog, pg_toast, pg_temp...).
 if (
     not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", DATABASE_SCHEMA)
-    or DATABASE_SCHEMA == "public"
+    or DATABASE_SCHEMA in {"public", "information_schema"}
     or DATABASE_SCHEMA.startswith("pg_")
 ):
     raise ImproperlyConfigured(
         "DATABASE_SCHEMA must be a lower-case name (letters, digits, _) other than public "
-        f"and not starting with pg_, got {DATABASE_SCHEMA!r}"
+        f"and information_schema and not starting with pg_, got {DATABASE_SCHEMA!r}"
     )
 
 LOCAL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -255,7 +264,12 @@ LOGIN_REDIRECT_URL = "/"
 # Spotify -----------------------------------------------------------------
 SPOTIFY_CLIENT_ID = os.environ.get("SPOTIFY_CLIENT_ID", "")
 SPOTIFY_CLIENT_SECRET = os.environ.get("SPOTIFY_CLIENT_SECRET", "")
-SPOTIFY_REDIRECT_URI = os.environ.get("SPOTIFY_REDIRECT_URI", "http://127.0.0.1:8000/callback")
+# Sent to Spotify verbatim (it must match the app's dashboard byte for byte).
+SPOTIFY_REDIRECT_URI = require_https(
+    "SPOTIFY_REDIRECT_URI",
+    os.environ.get("SPOTIFY_REDIRECT_URI", "http://127.0.0.1:8000/callback"),
+    debug=DEBUG,
+)
 SPOTIFY_SCOPE = os.environ.get(
     "SPOTIFY_SCOPE",
     "user-read-recently-played user-top-read user-read-private user-read-email "
@@ -263,8 +277,17 @@ SPOTIFY_SCOPE = os.environ.get(
 )
 
 
-SPOTIFY_AUTH_BASE_URL = env_url("SPOTIFY_AUTH_BASE_URL", "https://accounts.spotify.com")
-SPOTIFY_API_BASE_URL = env_url("SPOTIFY_API_BASE_URL", "https://api.spotify.com/v1")
+# Tokens and the client secret travel to these: https, except on this machine.
+SPOTIFY_AUTH_BASE_URL = require_https(
+    "SPOTIFY_AUTH_BASE_URL",
+    env_url("SPOTIFY_AUTH_BASE_URL", "https://accounts.spotify.com"),
+    debug=DEBUG,
+)
+SPOTIFY_API_BASE_URL = require_https(
+    "SPOTIFY_API_BASE_URL",
+    env_url("SPOTIFY_API_BASE_URL", "https://api.spotify.com/v1"),
+    debug=DEBUG,
+)
 SPOTIFY_CACHE_SECONDS = env_int("SPOTIFY_CACHE_SECONDS", 300)
 # The dashboard answers within this even when Spotify hangs (sections still
 # waiting are shown as unavailable); well under gunicorn's and Heroku's 30 s.
@@ -334,6 +357,12 @@ HISTORY_STORAGE_BUDGET_MB = env_int("HISTORY_STORAGE_BUDGET_MB", 400, minimum=1)
 
 # Operator endpoints --------------------------------------------------------
 OPS_TOKEN = os.environ.get("OPS_TOKEN", "")
+if OPS_TOKEN and len(OPS_TOKEN) < 32:
+    # /db_check's bearer token: long enough that guessing it is hopeless.
+    raise ImproperlyConfigured(
+        f"OPS_TOKEN must be at least 32 characters (it has {len(OPS_TOKEN)}); make one with "
+        "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
 
 # Rate limits -----------------------------------------------------------------
 # Per client (euterpe_site.ratelimit.client_ip) on the default cache, counted

@@ -14,7 +14,7 @@ TEST_ENVIRONMENT = {
     "ENCRYPTION_KEY": "ZXV0ZXJwZS10ZXN0LWtleS0zMi1ieXRlcy1sb25nISE=",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
     "ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
-    "OPS_TOKEN": "test-ops-token",
+    "OPS_TOKEN": "test-ops-token-0123456789-abcdefghij",
     "SPOTIFY_CLIENT_ID": "euterpe-demo-client",
     "SPOTIFY_CLIENT_SECRET": "euterpe-demo-secret",
     "SPOTIFY_REDIRECT_URI": "https://testserver/callback",

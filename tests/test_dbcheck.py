@@ -54,7 +54,9 @@ def test_json_is_the_same_object_as_the_db_check_endpoint(client, db, capsys):
     call_command("dbcheck", "--json")
     from_command = json.loads(capsys.readouterr().out)
 
-    from_endpoint = client.get("/db_check", headers={"Authorization": "Bearer test-ops-token"})
+    from_endpoint = client.get(
+        "/db_check", headers={"Authorization": "Bearer test-ops-token-0123456789-abcdefghij"}
+    )
 
     assert from_command == from_endpoint.json()
     assert from_command["status"] == "ok"

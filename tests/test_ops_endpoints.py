@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import User
 
-BEARER = {"Authorization": "Bearer test-ops-token"}
+BEARER = {"Authorization": "Bearer test-ops-token-0123456789-abcdefghij"}
 
 
 @pytest.mark.smoke
@@ -73,7 +73,9 @@ def test_db_check_refuses_a_listener_who_is_not_staff(client, db):
     assert response.status_code == 403
 
 
-@pytest.mark.parametrize("header", ["Bearer ", "Bearer", "Bearer test-ops-token"])
+@pytest.mark.parametrize(
+    "header", ["Bearer ", "Bearer", "Bearer test-ops-token-0123456789-abcdefghij"]
+)
 def test_an_unset_ops_token_matches_nothing(client, db, settings, header):
     settings.OPS_TOKEN = ""
 

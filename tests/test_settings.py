@@ -120,8 +120,20 @@ def test_secret_key_fallbacks_are_a_comma_separated_list():
     assert values["SECRET_KEY_FALLBACKS"] == ["old-key-1", "old-key-2"]
 
 
-@pytest.mark.parametrize("schema", ["public", "PUBLIC", "euterpe; drop", "Euterpe", "pg_temp"])
-def test_database_schema_must_be_a_lower_case_name_other_than_public(schema):
+@pytest.mark.parametrize(
+    "schema",
+    [
+        "public",
+        "PUBLIC",
+        "euterpe; drop",
+        "Euterpe",
+        "pg_temp",
+        "pg_catalog",
+        "pg_toast",
+        "information_schema",
+    ],
+)
+def test_database_schema_must_be_a_lower_case_name_other_than_a_system_schema(schema):
     message = settings_error(DATABASE_SCHEMA=schema)
 
     assert message.startswith("DATABASE_SCHEMA must be a lower-case name")
@@ -141,6 +153,66 @@ def test_a_spotify_base_url_must_be_an_http_url(name, value):
 
     assert message.startswith(f"{name} must be an http(s) URL")
     assert "\n" not in message
+
+
+SPOTIFY_URLS = ["SPOTIFY_AUTH_BASE_URL", "SPOTIFY_API_BASE_URL", "SPOTIFY_REDIRECT_URI"]
+
+
+@pytest.mark.parametrize("name", SPOTIFY_URLS)
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://accounts.spotify.com",
+        "http://euterpe.example.com/callback",
+        "http://10.0.0.5:8001",
+        "http://127.0.0.1.nip.io:8001",
+        "http://localhost.example.com",
+        "http://127.0.0.1@evil.example/callback",
+    ],
+)
+def test_with_debug_off_spotify_urls_must_be_https(name, value):
+    assert settings_error(**{name: value}) == (
+        f"{name} must be an https:// URL with DEBUG off (plain http only on a loopback "
+        f"address: 127.0.0.1, localhost, [::1]), got {value!r}"
+    )
+
+
+@pytest.mark.parametrize("name", SPOTIFY_URLS)
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://euterpe.example.com/x",
+        "http://127.0.0.1:8001/x",
+        "http://localhost:8001/x",
+        "http://[::1]:8001/x",
+    ],
+)
+def test_with_debug_off_https_and_loopback_spotify_urls_are_accepted(name, value):
+    assert settings_module(**{name: value})[name] == value
+
+
+def test_with_debug_on_spotify_urls_may_be_plain_http():
+    urls = {name: "http://192.168.1.20:8001/x" for name in SPOTIFY_URLS}
+
+    values = settings_module(DEBUG="true", **urls)
+
+    assert {name: values[name] for name in SPOTIFY_URLS} == urls
+
+
+@pytest.mark.parametrize("token", ["short", "x" * 31])
+def test_an_ops_token_shorter_than_32_characters_stops_start_up(token):
+    message = settings_error(OPS_TOKEN=token)
+
+    assert message == (
+        f"OPS_TOKEN must be at least 32 characters (it has {len(token)}); make one with "
+        "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
+    assert token not in message
+
+
+@pytest.mark.parametrize("token", [None, "", "x" * 32])
+def test_an_ops_token_of_32_characters_or_none_is_accepted(token):
+    assert settings_module(OPS_TOKEN=token)["OPS_TOKEN"] == (token or "")
 
 
 def test_with_debug_on_euterpe_serves_plain_http():
