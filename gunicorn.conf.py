@@ -22,3 +22,7 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # The router speaks plain HTTP to the dyno and says the protocol in a header.
 forwarded_allow_ips = "*"
+# gunicorn 27 opens a control socket at $XDG_RUNTIME_DIR/gunicorn.ctl (or
+# ~/.gunicorn/gunicorn.ctl) by default: one path for every gunicorn of the user,
+# so parallel stacks on one host would share it. Nothing here uses gunicornc.
+control_socket_disable = True
