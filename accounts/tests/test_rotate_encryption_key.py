@@ -1,5 +1,7 @@
 """Key rotation end to end: the command in a fresh process, then reads with each key."""
 
+import hashlib
+import io
 import os
 
 import pytest
@@ -110,3 +112,26 @@ def test_the_command_fails_when_a_row_does_not_decrypt(fake_spotify, fernet_keys
     fernet_keys([Fernet.generate_key().decode()])
     with pytest.raises(CommandError, match="could not be decrypted"):
         call_command("rotate_encryption_key")
+
+
+def _fingerprint(key):
+    return hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry run", "for real"])
+def test_the_command_shows_which_key_encrypts_and_which_it_accepts(fernet_keys, dry_run):
+    """So the operator sees new,old versus old,new before running it for real."""
+    new, old = Fernet.generate_key().decode(), settings.FERNET_KEYS[0]
+    fernet_keys([new, old])
+    out = io.StringIO()
+
+    call_command("rotate_encryption_key", *(["--dry-run"] if dry_run else []), stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == [
+        f"Encrypting with key {_fingerprint(new)} (the first of ENCRYPTION_KEY).",
+        f"Accepting keys {_fingerprint(new)}, {_fingerprint(old)} (SHA-256, first 8 hex digits).",
+    ]
+    assert new not in out.getvalue()
+    assert old not in out.getvalue()

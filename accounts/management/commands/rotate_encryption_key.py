@@ -1,13 +1,22 @@
 """Re-encrypt every stored Spotify token under the first key of ENCRYPTION_KEY.
 
-Rotation: set ENCRYPTION_KEY=new,old, deploy, run this, then drop old.
+Rotation: set ENCRYPTION_KEY=new,old, deploy, run this, then drop old. It first
+prints the fingerprint of the key it encrypts with and of each key it accepts.
 """
 
+import hashlib
+
 from cryptography.fernet import InvalidToken
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import SpotifyToken
+
+
+def fingerprint(key):
+    """The first 8 hex digits of the SHA-256 of a key as written in ENCRYPTION_KEY."""
+    return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
 class Command(BaseCommand):
@@ -23,6 +32,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, dry_run=False, **options):
+        # Fingerprints, never keys: the operator compares them with
+        # `printf %s "$KEY" | sha256sum | cut -c1-8` to catch old,new for new,old.
+        keys = [fingerprint(key) for key in settings.FERNET_KEYS]
+        self.stdout.write(f"Encrypting with key {keys[0]} (the first of ENCRYPTION_KEY).")
+        self.stdout.write(f"Accepting keys {', '.join(keys)} (SHA-256, first 8 hex digits).")
         rotated = 0
         undecryptable = []
         rows = SpotifyToken.objects.order_by("pk").values_list("pk", "user_id")
