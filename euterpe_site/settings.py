@@ -301,9 +301,16 @@ SPOTIFY_STALL_SECONDS = 30
 # page, a login's token exchange and profile, a token refresh); the others stay
 # free for /health, warm pages and static files while Spotify hangs. A thread that
 # finds every slot taken answers at once ("Spotify is slow", or a busy page).
-# With WEB_THREADS=1 one request may still wait, and none is free meanwhile:
+# Half the threads by default: the free ones serve most of the traffic (warm pages,
+# /health, busy answers) and overlap their database round trips. With
+# WEB_THREADS=1 one request may still wait, and none is free meanwhile:
 # euterpe.W001 says so.
-SPOTIFY_WAITING_THREADS = max(1, WEB_THREADS - 1)
+SPOTIFY_WAITING_THREADS = env_int("SPOTIFY_WAITING_THREADS", max(1, WEB_THREADS // 2), minimum=1)
+if SPOTIFY_WAITING_THREADS >= WEB_THREADS > 1:
+    raise ImproperlyConfigured(
+        f"SPOTIFY_WAITING_THREADS must be less than WEB_THREADS ({WEB_THREADS}), so that "
+        f"a thread of each worker is always free, got {SPOTIFY_WAITING_THREADS}"
+    )
 # Spotify's rate limit is per app: after a 429, no page calls Spotify until its
 # Retry-After is over (this long when it sends none; never longer than the maximum).
 SPOTIFY_BACKOFF_DEFAULT_SECONDS = 5

@@ -599,7 +599,7 @@ _slots_taken = 0
 def waiting_slot() -> Iterator[None]:
     """Hold one of this process's slots for waiting on Spotify, for the block.
 
-    At most ``SPOTIFY_WAITING_THREADS`` (WEB_THREADS - 1, at least 1) threads of a
+    At most ``SPOTIFY_WAITING_THREADS`` (half of WEB_THREADS, never all) threads of a
     gunicorn worker wait on Spotify at once, so that when Spotify hangs at least one
     thread stays free for /health, warm pages, static files and the login page.
     Taking a slot never waits: with none free, SpotifyBusy is raised at once.
