@@ -157,6 +157,8 @@ class RouterSession(requests.Session):
             if done.status_code != 503 or "Retry-After" not in done.headers:
                 return done
             time.sleep(min(float(done.headers["Retry-After"]), 5.0))
+            # gunicorn has closed the idle keep-alive connection by now (or is about to).
+            self.close()
         return done
 
 
