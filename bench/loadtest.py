@@ -629,6 +629,12 @@ def render(args, config, phases, sampler, login_seconds, login_errors, started_a
     for phase in phases:
         for note in phase.notes:
             lines.append(f"- {phase.name}: {note}.")
+    one, five, fifteen = os.getloadavg()
+    lines.append(
+        f"- Load average when the run ended (1 / 5 / 15 min): {one:.1f} / {five:.1f} / "
+        f"{fifteen:.1f} on {os.cpu_count()} CPUs; anything above the CPU count means other "
+        "work shared the machine, and every latency above is the worse for it."
+    )
     return "\n".join(lines) + "\n"
 
 
