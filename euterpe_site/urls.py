@@ -12,4 +12,5 @@ urlpatterns = [
     # social-auth's "social" namespace: POST /login/spotify/ begins a login.
     path("", include("accounts.social_urls")),
     path("", include("spotify_stats.urls")),
+    path("", include("listening_history.history_urls")),
 ]

@@ -360,3 +360,6 @@ class StagedEntry(models.Model):
 
     def __str__(self):
         return f"{self.ts:%Y-%m-%d %H:%M:%S} {self.ms_played} ms"
+
+
+from listening_history.insight_models import ListenerZone, PrecomputedSummary  # noqa: E402, F401

@@ -3,10 +3,11 @@
 import logging
 from datetime import timedelta
 
+from django.db import DatabaseError
 from django.tasks import task
 from django.utils import timezone
 
-from listening_history import importer, services
+from listening_history import importer, precompute, services
 from listening_history.models import Import
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,26 @@ def import_history(import_id):
         upload = Import.objects.filter(pk=import_id, state=Import.State.QUEUED).first()
         if upload is not None:
             services.enqueue(upload, delay=BUSY_RETRY)
+    elif outcome == Import.State.DONE:
+        _rebuild_after(import_id)
     return str(outcome)
+
+
+def _rebuild_after(import_id):
+    user_id = Import.objects.filter(pk=import_id).values_list("user_id", flat=True).first()
+    if user_id is None:
+        return
+    try:
+        precompute.rebuild(user_id)
+    except DatabaseError:
+        # The import is done and its entries are kept; pages compute what is missing.
+        logger.exception("Summaries of user %s not rebuilt after import %s", user_id, import_id)
+
+
+@task()
+def rebuild_summaries(user_id):
+    """Precompute the listener's preset summaries (after a zone change)."""
+    return precompute.rebuild(user_id)
 
 
 @task()

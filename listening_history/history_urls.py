@@ -1,0 +1,11 @@
+from django.urls import path
+
+from listening_history import history_views
+
+app_name = "history"
+
+urlpatterns = [
+    path("history", history_views.history, name="history"),
+    path("history/summary.json", history_views.summary_json, name="summary-json"),
+    path("history/time-zone", history_views.set_zone, name="time-zone"),
+]
