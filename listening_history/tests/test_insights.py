@@ -531,3 +531,15 @@ def test_top_lists_show_ten_and_twenty_five_on_expand(client):
     assert '<details class="more">' in page
     assert "Show all 25 tracks" in page
     assert page.index("T29") < page.index("T20") < page.index("<details") < page.index("T19")
+
+
+def test_a_seeded_history_of_thousands_matches_the_direct_computation(client):
+    from devtools.history_seed import seed
+
+    bob = listener("bob")
+    assert seed(bob, entries=3000, years=2) == 3000
+    client.force_login(bob)
+    rows = stored_rows(bob)
+    answer = client.get("/history/summary.json", {"tz": "America/New_York"}).json()
+    assert answer == expected(rows, "America/New_York", Period())
+    assert client.get("/history").status_code == 200
