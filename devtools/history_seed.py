@@ -15,6 +15,7 @@ import random
 def seed(user, *, entries, years=3, rng_seed=17):
     from django.db import connection, transaction
 
+    from listening_history.insight_models import PrecomputedSummary
     from listening_history.models import Album, Artist, Item, Kind, Term
     from listening_history.reader import item_keys
 
@@ -141,7 +142,11 @@ def seed(user, *, entries, years=3, rng_seed=17):
                     "ends": [term[t] for t in terms[8:]],
                 },
             )
-            return cursor.rowcount
+            added = cursor.rowcount
+        # No import row changes, so the history's stamp would not either: drop what was
+        # precomputed from the entries before.
+        PrecomputedSummary.objects.filter(user=user).delete()
+    return added
 
 
 def main(argv=None):

@@ -34,7 +34,7 @@ def heat_level(ms, most):
     return max(1, min(HEAT_LEVELS, -(-ms * HEAT_LEVELS // most)))
 
 
-def clock_svg(clock, *, chart_id="clock"):
+def clock_svg(clock, *, chart_id="clock-chart"):
     """The listening clock: 7 rows (Monday first) by 24 hours."""
     cell, gap, left, top = 22, 3, 40, 18
     width = left + 24 * (cell + gap)
@@ -88,7 +88,7 @@ def clock_svg(clock, *, chart_id="clock"):
     return _svg(chart_id, "Listening clock", description, width, height, labels + cells)
 
 
-def timeline_svg(timeline, *, chart_id="timeline"):
+def timeline_svg(timeline, *, chart_id="timeline-chart"):
     """Bars of listening time per day, week or month."""
     buckets = timeline["buckets"]
     unit = timeline["unit"]
@@ -156,7 +156,7 @@ def bucket_label(start, unit):
     return day.isoformat()
 
 
-def split_svg(parts, *, chart_id="split"):
+def split_svg(parts, *, chart_id="split-chart"):
     """One bar split into music, podcasts, audiobooks and other."""
     width, height = 720, 28
     total = sum(ms for _name, _css, ms in parts)

@@ -7,6 +7,7 @@ under test. The generated history crosses both of Berlin's DST changes and local
 
 import json
 import random
+import re
 import unicodedata
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, time, timedelta
@@ -543,3 +544,13 @@ def test_a_seeded_history_of_thousands_matches_the_direct_computation(client):
     answer = client.get("/history/summary.json", {"tz": "America/New_York"}).json()
     assert answer == expected(rows, "America/New_York", Period())
     assert client.get("/history").status_code == 200
+
+
+def test_every_id_on_the_page_is_unique(history, client):
+    """The charts' <title>/<desc> ids and the cards' headings must not collide (axe, labels)."""
+    alice, _rows = history
+    client.force_login(alice)
+    page = client.get("/history").content.decode()
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert "clock-chart-title" in ids
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)

@@ -1,0 +1,124 @@
+"""/history in Chromium: the empty state, a seeded history in both colour schemes at desktop and
+phone widths, the time zone offer, the expandable top lists and summary.json.
+
+The page is watched like every other (see ``open_page``): a console error, a CSP violation or a
+page without a CSP header fails the test. The screenshots land in artifacts/screenshots/ and,
+for the README, in docs/screenshots/ (history-desktop.png, history-phone.png).
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from playwright.sync_api import expect
+
+from devtools.stack import BASE_DIR
+from e2e.support import DESKTOP, PHONE, log_in
+
+pytestmark = pytest.mark.e2e
+
+README_SCREENSHOTS = BASE_DIR / "docs" / "screenshots"
+SEEDED = 3000
+
+
+def seed_history(stack, name, entries):
+    """devtools.history_seed in the stack's own environment (its database, its settings)."""
+    result = subprocess.run(  # noqa: S603 (our own module, our arguments)
+        [sys.executable, "-m", "devtools.history_seed", name, "--entries", str(entries)],
+        cwd=BASE_DIR,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def no_sideways_scroll(page, viewport):
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= viewport["width"], f"/history is {width}px wide at {viewport['width']}px"
+
+
+def test_history_from_empty_to_seeded_in_light_and_dark_at_desktop_and_phone_widths(
+    open_page, stack, screenshot
+):
+    page = open_page(color_scheme="light", timezone_id="Europe/Berlin")
+    log_in(page, stack, "alice")
+
+    page.goto(stack.url("/history"))
+    expect(page.locator("h1")).to_contain_text("Your listening history")
+    expect(page.locator("#empty-title")).to_contain_text("No listening history yet")
+    expect(page.get_by_role("link", name="Import your history")).to_be_visible()
+    screenshot(page, "history-empty-desktop-1280")
+
+    assert f"{SEEDED} entries" in seed_history(stack, "alice", SEEDED)
+
+    # The first visit offers the browser's zone (static/js/history-zone.js reads Intl).
+    page.goto(stack.url("/history"))
+    offer = page.locator("#zone-offer-select")
+    expect(offer).to_have_value("Europe/Berlin")
+    page.get_by_role("button", name="Use this time zone").click()
+    page.wait_for_url(re.compile(re.escape(stack.url("/history")) + r"$"))
+    expect(page.locator(".history-head")).to_contain_text("Europe/Berlin")
+    expect(page.locator("#zone-offer-select")).to_have_count(0)
+
+    # The page and summary.json tell the same numbers (one code path).
+    summary = page.request.get(stack.url("/history/summary.json"))
+    assert summary.status == 200
+    data = summary.json()
+    assert data["tz"] == "Europe/Berlin"
+    assert data["from"] is None and data["to"] is None
+    assert data["plays"] > 0 and len(data["clock"]) == 7
+    assert all(len(day) == 24 for day in data["clock"])
+    plays = page.locator(".history-totals dt", has_text="Plays").locator("xpath=../dd")
+    expect(plays).to_have_text(str(data["plays"]))
+    first_track = data["top_tracks"][0]["name"]
+    expect(page.locator("#top-tracks li").first).to_contain_text(first_track)
+
+    # 10 shown, 25 on expand, without a reload.
+    tracks = page.locator("#top-tracks")
+    expect(tracks.locator("li:visible")).to_have_count(10)
+    tracks.locator("summary", has_text="Show all 25 tracks").click()
+    expect(tracks.locator("li:visible")).to_have_count(25)
+    tracks.locator("summary", has_text="Show the first 10 only").click()
+    expect(tracks.locator("li:visible")).to_have_count(10)
+
+    # The charts are images with a name, and their numbers are there for screen readers.
+    expect(page.get_by_role("heading", name="When you listen")).to_be_visible()
+    expect(page.locator("svg[role=img]")).not_to_have_count(0)
+
+    page.evaluate("window.scrollTo(0, 0)")
+    path = screenshot(page, "history-desktop-1280")
+    README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, README_SCREENSHOTS / "history-desktop.png")
+    no_sideways_scroll(page, DESKTOP)
+
+    page.emulate_media(color_scheme="dark")
+    page.reload()
+    expect(page.locator("#top-tracks li").first).to_contain_text(first_track)
+    screenshot(page, "history-desktop-1280-dark")
+
+    # A period from the picker, then back to all time.
+    years = page.get_by_role("navigation", name="Period")
+    year = years.locator("a").nth(2)
+    label = year.inner_text()
+    year.click()
+    expect(years.locator("[aria-current=page]")).to_have_text(label)
+    expect(page.locator("#totals-title")).to_contain_text(label)
+
+    phone = open_page(viewport=PHONE, is_mobile=True, has_touch=True, color_scheme="light")
+    log_in(phone, stack, "alice")
+    phone.goto(stack.url("/history"))
+    expect(phone.locator("#top-tracks li").first).to_contain_text(first_track)
+    path = screenshot(phone, "history-phone-390")
+    shutil.copy(path, README_SCREENSHOTS / "history-phone.png")
+    no_sideways_scroll(phone, PHONE)
+
+    phone.emulate_media(color_scheme="dark")
+    phone.reload()
+    expect(phone.locator("#top-tracks li").first).to_contain_text(first_track)
+    screenshot(phone, "history-phone-390-dark")
+    no_sideways_scroll(phone, PHONE)
