@@ -633,7 +633,13 @@ def render(args, config, phases, sampler, login_seconds, login_errors, started_a
     lines.append(
         f"- Load average when the run ended (1 / 5 / 15 min): {one:.1f} / {five:.1f} / "
         f"{fifteen:.1f} on {os.cpu_count()} CPUs; anything above the CPU count means other "
-        "work shared the machine, and every latency above is the worse for it."
+        "work shared the machine, and every latency above is the worse for it"
+        + (
+            f" (this run, its gunicorn, PostgreSQL and fake Spotify ran at nice {os.nice(0)}, "
+            "ahead of that other work, as a dyno's processes would have its CPU to themselves)."
+            if os.nice(0) < 0
+            else "."
+        )
     )
     return "\n".join(lines) + "\n"
 
