@@ -1,4 +1,5 @@
-"""`make run`: Euterpe on http://127.0.0.1:8000 with DEBUG on.
+"""`make run`: Euterpe on http://127.0.0.1:8000 with DEBUG on, and the worker
+(`db_worker`, which runs history imports) beside it.
 
 With no SPOTIFY_CLIENT_ID in the environment, the fake Spotify starts beside
 Euterpe (demo mode, labelled "demo data"), so a fresh clone can log in as a demo
@@ -42,8 +43,13 @@ def main():
     env["DATABASE_URL"] = database_url
     fake = None if env.get("SPOTIFY_CLIENT_ID") else _start_demo_spotify(env)
     python = sys.executable
+    worker = None
     try:
         subprocess.run([python, "manage.py", "migrate", "--noinput"], env=env, check=True)
+        # The worker beside the web server, as the Procfile's worker: line runs it
+        # (history imports); with DEBUG on it reloads on code changes too.
+        subprocess.run([python, "manage.py", "sweep_imports"], env=env, check=True)
+        worker = subprocess.Popen([python, "manage.py", "db_worker", "--interval", "1"], env=env)
         print(f"Euterpe: open http://{ADDRESS}/ (Ctrl-C stops)", flush=True)
         return subprocess.call([python, "manage.py", "runserver", ADDRESS], env=env)
     except subprocess.CalledProcessError as error:
@@ -51,6 +57,9 @@ def main():
     except KeyboardInterrupt:
         return 0
     finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
         if fake is not None:
             fake.stop()
         if private_server is not None:

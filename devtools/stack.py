@@ -23,6 +23,9 @@ What starts, in order (everything is stopped and removed again by ``stop()``):
    ``127.0.0.1``, signed by a throwaway CA (``devtools.certificates``) that
    gunicorn's own ``requests`` trust through ``REQUESTS_CA_BUNDLE``.
 
+4. The Procfile's ``worker:`` line (``sweep_imports``, then ``db_worker``) with
+   gunicorn's environment, its output in ``worker_log``: history imports run there.
+
 Without ``tls``, gunicorn speaks plain HTTP as a dyno does behind Heroku's
 router; a ``RouterSession`` talks to ``https://127.0.0.1:PORT`` (the public
 origin) through ``devtools.router``, which plays the router: the request goes
@@ -209,10 +212,12 @@ class Stack:
         self.database_url = self.database_name = ""
         self.env: dict[str, str] = {}
         self.gunicorn_log = self.workdir / "gunicorn.log"
+        self.worker_log = self.workdir / "worker.log"
         self.fake_log = self.workdir / "fakespotify.log"
         self._fake: subprocess.Popen | None = None
         self._fake_drain: threading.Thread | None = None
         self._gunicorn: subprocess.Popen | None = None
+        self._worker: subprocess.Popen | None = None
         self._server_url = ""
         self._private_server = None
         self._stopped = threading.Event()
@@ -243,7 +248,7 @@ class Stack:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        for process in (self._gunicorn, self._fake):
+        for process in (self._gunicorn, self._worker, self._fake):
             _stop_group(process)
         if self._fake_drain is not None:
             self._fake_drain.join(5)  # it ends at EOF, now that the fake has exited
@@ -412,6 +417,22 @@ class Stack:
                 preexec_fn=_die_with_parent,
             )
         self._wait_for_health()
+        self._start_worker(processes.get("worker"))
+
+    def _start_worker(self, command: str | None) -> None:
+        """The Procfile's ``worker:`` line (sweep_imports, then db_worker), as a dyno runs it."""
+        if not command:
+            return
+        with self.worker_log.open("w") as log:
+            self._worker = subprocess.Popen(
+                ["sh", "-c", command],
+                cwd=BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
 
     def _run(self, command: list[str], what: str) -> None:
         result = subprocess.run(
@@ -505,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Euterpe:      {stack.base_url}/  (gunicorn speaks {stack.backend_url})")
         print(f"Fake Spotify: {stack.fake_url}")
         print(f"Database:     {stack.database_name}")
-        print(f"Logs:         {stack.gunicorn_log}")
+        print(f"Logs:         {stack.gunicorn_log}, {stack.worker_log}")
         if stack.ca_path:
             print(f"CA:           {stack.ca_path}")
         print("Ctrl-C stops.", flush=True)

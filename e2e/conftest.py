@@ -68,7 +68,7 @@ def stack():
         yield stack
         # gunicorn's and the fake's logs outlive the run, for a failure's story.
         LOGS.mkdir(parents=True, exist_ok=True)
-        for log in (stack.gunicorn_log, stack.fake_log):
+        for log in (stack.gunicorn_log, stack.worker_log, stack.fake_log):
             shutil.copy(log, LOGS / log.name)
 
 

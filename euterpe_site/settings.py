@@ -85,6 +85,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # no-store on logged-in pages; ReauthenticationRequired -> /login (accounts).
     "accounts.middleware.PrivatePagesMiddleware",
+    # A 413 for an oversized history upload, by Content-Length, before CSRF's
+    # check (in process_view, after every middleware's __call__) reads the body.
+    "listening_history.middleware.UploadLimitMiddleware",
 ]
 
 ROOT_URLCONF = "euterpe_site.urls"

@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("accounts.social_urls")),
     path("", include("spotify_stats.urls")),
     path("", include("listening_history.history_urls")),
+    path("", include("listening_history.urls")),
 ]

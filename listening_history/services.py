@@ -136,6 +136,7 @@ def sweep_stale_imports(*, stale_after=importer.STALE_AFTER):
             for upload in running:
                 stale = upload.heartbeat_at is None or upload.heartbeat_at < cutoff
                 if stale or importer.lock_is_free(cursor, upload.user_id):
+                    _give_up_task(upload.task_id)
                     upload.state = Import.State.QUEUED
                     upload.heartbeat_at = None
                     upload.save(update_fields=["state", "heartbeat_at"])
@@ -146,16 +147,34 @@ def sweep_stale_imports(*, stale_after=importer.STALE_AFTER):
     return requeued
 
 
+def _give_up_task(task_id):
+    """Mark the dead run's task result failed: django-tasks-db would leave it RUNNING
+    for ever, where prune_db_task_results never removes it."""
+    from django_tasks_db.models import DBTaskResult
+
+    if task_id:
+        DBTaskResult.objects.filter(id=task_id, status="RUNNING").update(
+            status="FAILED", finished_at=timezone.now()
+        )
+
+
 def retry_import(upload):
-    """Queue a failed or cancelled import again, when its upload is still stored."""
+    """Queue an import again now (the admin's action); returns whether it was.
+
+    Only while its upload is still stored: a stuck or lost run (the running one, if
+    alive, stops at its next write, since the import is no longer its own) or a
+    queued one. A finished import's upload is gone, so it cannot be retried.
+    """
     with transaction.atomic():
         locked = Import.objects.select_for_update().get(pk=upload.pk)
-        if locked.active or not UploadFile.objects.filter(upload=locked).exists():
+        if not UploadFile.objects.filter(upload=locked).exists():
             return False
+        _give_up_task(locked.task_id)
         locked.state = Import.State.QUEUED
-        locked.finished_at = None
-        locked.save(update_fields=["state", "finished_at"])
+        locked.finished_at = locked.heartbeat_at = None
+        locked.save(update_fields=["state", "finished_at", "heartbeat_at"])
         enqueue(locked)
+    logger.info("Import %s queued again by an operator", upload.pk)
     return True
 
 

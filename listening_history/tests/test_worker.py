@@ -8,6 +8,7 @@ import time
 
 import pytest
 from django.db import connection
+from django_tasks_db.models import DBTaskResult
 
 from devtools.processes import BASE_DIR
 from listening_history import services
@@ -135,6 +136,8 @@ def test_a_worker_killed_mid_import_is_swept_and_the_result_equals_an_uninterrup
 
     # PostgreSQL ends the killed worker's session (and its lock) once it notices.
     assert _wait_for(services.sweep_stale_imports, "the sweeper") == [upload.pk]
+    # The dead run's task result is closed rather than left RUNNING for ever.
+    assert DBTaskResult.objects.get(id=killed.task_id).status == "FAILED"
     output = Worker(tmp_path / "worker.log", "--batch").finish()
 
     finished = Import.objects.get(pk=upload.pk)
