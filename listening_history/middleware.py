@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 
 class UploadLimitMiddleware:
@@ -13,7 +13,7 @@ class UploadLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.method == "POST" and request.path == reverse("listening_history:import"):
+        if request.method == "POST" and request.path == _import_path():
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
@@ -29,3 +29,10 @@ class UploadLimitMiddleware:
                 response["Connection"] = "close"
                 return response
         return self.get_response(request)
+
+
+def _import_path():
+    try:
+        return reverse("listening_history:import")
+    except NoReverseMatch:  # a URLconf without the history pages (some tests use one)
+        return None
