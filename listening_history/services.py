@@ -8,6 +8,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from listening_history import importer, uploads
+from listening_history.insight_models import PrecomputedSummary
 from listening_history.models import (
     Album,
     Artist,
@@ -101,7 +102,8 @@ def delete_history(user):
         # The rest cascades in PostgreSQL (upload files, chunks, staged entries).
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM listening_history_import WHERE user_id = %s", [user.pk])
-            for model in (Item, Album, Artist, Term):
+            # Summaries computed from the history go with it (the time zone, a setting, stays).
+            for model in (PrecomputedSummary, Item, Album, Artist, Term):
                 cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE user_id = %s", [user.pk])
     logger.info(
         "History of user %s deleted: %s entries, %s imports",

@@ -7,7 +7,8 @@ from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from listening_history import importer, services
+from listening_history import importer, precompute, services
+from listening_history.insight_models import PrecomputedSummary
 from listening_history.models import Entry, Import, Item
 from listening_history.tasks import import_history, sweep_imports
 from listening_history.tests.helpers import extended, json_upload, listener, run_import
@@ -59,13 +60,19 @@ def test_deleting_history_deletes_only_that_listeners_entries_names_and_imports(
     run_import(bob, json_upload("e.json", [extended("2021-01-01T00:00:00Z", 1000)]))
     _queued(alice)
 
+    precompute.rebuild(alice.pk)
+    precompute.rebuild(bob.pk)
+    assert PrecomputedSummary.objects.filter(user=alice).exists()
+
     counts = services.delete_history(alice)
 
     assert counts == {"entries": 1, "imports": 2}
     assert not Import.objects.filter(user=alice).exists()
     assert not Entry.objects.filter(user=alice).exists()
     assert not Item.objects.filter(user=alice).exists()
+    assert not PrecomputedSummary.objects.filter(user=alice).exists()
     assert Entry.objects.filter(user=bob).count() == 1
+    assert PrecomputedSummary.objects.filter(user=bob).exists()
     assert Import.objects.filter(user=bob).count() == 1
 
 
