@@ -56,7 +56,7 @@ def test_a_listener_imports_their_export_and_deletes_it_again(
     open_page, stack, tmp_path, screenshot
 ):
     page = open_page()
-    log_in(page, stack, "alice")
+    log_in(page, stack, "bob")
     page.get_by_role("link", name="Import your listening history").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Import your listening history")
     screenshot(page, "history-import-page")
