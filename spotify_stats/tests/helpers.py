@@ -25,10 +25,16 @@ def failed(html, section_id):
     return 'class="section-error"' in section(html, section_id)
 
 
-def assert_only_broken(html, broken):
-    """Every section of the page shows its data, but ``broken`` (None: all of them)."""
+def assert_only_broken(response, broken, *, saying=None):
+    """The page answered, every section showing its data but ``broken`` (None: all
+    of them), which says ``saying`` in its place. Returns the page's HTML."""
+    assert response.status_code == 200
+    html = html_of(response)
     for section_id in SECTION_IDS:
         assert failed(html, section_id) == (section_id == broken), section_id
+    if saying is not None:
+        assert saying in section(html, broken)
+    return html
 
 
 def top_tracks(fake, listener, time_range="medium_term"):
