@@ -15,7 +15,7 @@ import pytest
 from django.db import connection, connections
 
 from devtools import databases
-from devtools.neighbour import NEIGHBOUR_SQL, fingerprint
+from devtools.neighbour import fingerprint
 from tests.support import server_connection
 
 # The fake Spotify's fixtures (fake_spotify, spotify_login, ...) for every app's tests.
@@ -34,9 +34,8 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
         with server_connection("postgres") as server:
             databases.drop_abandoned(server)
             server.execute(f'DROP DATABASE IF EXISTS "{test_name}" WITH (FORCE)')
-            server.execute(f'CREATE DATABASE "{test_name}"')
+        databases.create_with_neighbour(test_name, server_connection)
         with server_connection(test_name) as neighbour:
-            neighbour.execute(NEIGHBOUR_SQL)
             before = fingerprint(neighbour.cursor())
         # keepdb: use the database just built (neighbour included) and migrate it.
         db_config = setup_databases(verbosity=0, interactive=False, keepdb=True)

@@ -14,6 +14,8 @@ import uuid
 
 import psycopg
 
+from devtools.neighbour import NEIGHBOUR_SQL
+
 # Every throwaway database is named test_euterpe_..._<pid>, every role euterpe_role_..._<pid>.
 DATABASE_PREFIX = "test_euterpe"
 ROLE_PREFIX = "euterpe_role"
@@ -39,6 +41,19 @@ def abandoned(name: str) -> bool:
     """Whether the run that named this database or role is gone (its last ``_`` part is a pid)."""
     pid = name.rsplit("_", 1)[-1]
     return pid.isdigit() and not process_alive(int(pid))
+
+
+def create_with_neighbour(name: str, connect) -> None:
+    """Create database ``name`` with the neighbour app's tables, with data, in its ``public``:
+    the database as production finds it before Euterpe migrates.
+
+    ``connect(dbname)`` opens an autocommit superuser connection; ``connect()`` one to
+    the server's maintenance database.
+    """
+    with connect() as server:
+        server.execute(f'CREATE DATABASE "{name}"')
+    with connect(name) as database:
+        database.execute(NEIGHBOUR_SQL)
 
 
 def drop_abandoned(server: psycopg.Connection) -> None:

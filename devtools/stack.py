@@ -58,7 +58,6 @@ from requests.adapters import HTTPAdapter
 
 from devtools import databases
 from devtools.certificates import make_certificate
-from devtools.neighbour import NEIGHBOUR_SQL
 from devtools.processes import BASE_DIR, settings_in_fresh_process
 from devtools.router import RouterAdapter
 
@@ -344,11 +343,9 @@ class Stack:
         name = databases.unique_name(f"{databases.DATABASE_PREFIX}_stack")
         with self._admin() as server:
             databases.drop_abandoned(server)
-            server.execute(f'CREATE DATABASE "{name}"')
+        databases.create_with_neighbour(name, self._admin)
         self.database_name = name
         self.database_url = urlsplit(self._server_url)._replace(path=f"/{name}").geturl()
-        with self._admin(name) as database:
-            database.execute(NEIGHBOUR_SQL)
 
     def _drop_database(self, name: str) -> None:
         with self._admin() as server:

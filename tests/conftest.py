@@ -7,8 +7,7 @@ destructive test gets a copy of it (CREATE DATABASE ... TEMPLATE, which is fast)
 
 import pytest
 
-from devtools.databases import DATABASE_PREFIX, ROLE_PREFIX, unique_name
-from devtools.neighbour import NEIGHBOUR_SQL
+from devtools.databases import DATABASE_PREFIX, ROLE_PREFIX, create_with_neighbour, unique_name
 from devtools.processes import manage
 from tests.support import production_env, server_connection
 
@@ -22,10 +21,7 @@ def _drop_database(name):
 def empty_database():
     """A new, empty database with the neighbour's tables in public."""
     name = unique_name(f"{DATABASE_PREFIX}_empty")
-    with server_connection() as server:
-        server.execute(f'CREATE DATABASE "{name}"')
-    with server_connection(name) as neighbour:
-        neighbour.execute(NEIGHBOUR_SQL)
+    create_with_neighbour(name, server_connection)
     yield name
     _drop_database(name)
 
@@ -34,10 +30,7 @@ def empty_database():
 def migrated_template():
     """(name, completed `migrate` process) of a fresh database migrated once."""
     name = unique_name(f"{DATABASE_PREFIX}_template")
-    with server_connection() as server:
-        server.execute(f'CREATE DATABASE "{name}"')
-    with server_connection(name) as neighbour:
-        neighbour.execute(NEIGHBOUR_SQL)
+    create_with_neighbour(name, server_connection)
     migrate = manage("migrate", "--noinput", env=production_env(name))
     assert migrate.returncode == 0, migrate.stderr
     yield name, migrate
