@@ -33,7 +33,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import psycopg
 import requests
 
 from bench import cache_writes, report
@@ -68,33 +67,6 @@ class Sample:
     @property
     def throughput(self) -> float:
         return len(self.latencies) / self.elapsed if self.elapsed else 0.0
-
-
-class ConnectionSampler(threading.Thread):
-    """Counts Euterpe's connections to the bench database every ``interval`` seconds."""
-
-    def __init__(self, stack: Stack, interval: float = 0.05):
-        super().__init__(daemon=True)
-        self.stack = stack
-        self.interval = interval
-        self.peak = 0
-        self.samples = 0
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        with psycopg.connect(self.stack.database_url, autocommit=True) as conn:
-            while not self.stopping.is_set():
-                count = conn.execute(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE application_name = 'euterpe' AND datname = current_database()"
-                ).fetchone()[0]
-                self.peak = max(self.peak, count)
-                self.samples += 1
-                self.stopping.wait(self.interval)
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.join(10)
 
 
 def _dashboard_ok(response, name: str) -> str | None:
@@ -260,7 +232,7 @@ def run(args) -> int:
     with Stack(latency=args.latency, listeners=SMALL_LISTENERS) as stack:
         budget = connection_budget(stack)
         threads = budget["WEB_CONCURRENCY"] * budget["WEB_THREADS"]
-        sampler = ConnectionSampler(stack)
+        sampler = report.ConnectionSampler(stack, interval=0.05)
         sampler.start()
 
         print("Logging listeners in through the OAuth flow ...", flush=True)
@@ -387,13 +359,14 @@ def run(args) -> int:
             not errors,
         ),
         (
-            f"PostgreSQL connections, application_name=euterpe ({sampler.samples} samples)",
-            f"peak {sampler.peak}",
+            "PostgreSQL connections, application_name=euterpe "
+            f"({len(sampler.connections)} samples)",
+            f"peak {sampler.peak()}",
             f"≤ {budget['DATABASE_CONNECTION_BUDGET']} (budget; this dyno may hold "
             f"{budget['WEB_CONCURRENCY']} workers x {budget['DATABASE_POOL_MAX_SIZE']} = "
             f"{budget['WEB_CONCURRENCY'] * budget['DATABASE_POOL_MAX_SIZE']}, "
             f"peak incl. reserved {budget['DATABASE_PEAK_CONNECTIONS']})",
-            sampler.peak <= budget["DATABASE_CONNECTION_BUDGET"]
+            sampler.peak() <= budget["DATABASE_CONNECTION_BUDGET"]
             and budget["DATABASE_PEAK_CONNECTIONS"] <= budget["DATABASE_CONNECTION_BUDGET"],
         ),
     ]

@@ -166,46 +166,18 @@ class Load:
         return Record(started, ended, kind, ended - started, response.status_code, problem, body)
 
 
-class Sampler(threading.Thread):
+class Sampler(report.ConnectionSampler):
     """Euterpe's PostgreSQL connections and its workers' RSS, sampled every ``interval``."""
 
     def __init__(self, stack: Stack, interval: float = 0.1):
-        super().__init__(daemon=True)
-        self.stack = stack
-        self.interval = interval
-        self.connections: list[tuple[float, int]] = []
+        super().__init__(stack, interval)
         self.rss: dict[int, int] = {}  # worker pid -> peak RSS in bytes
-        self.stopping = threading.Event()
 
-    def run(self) -> None:
-        # Bounded: one sample per interval until stopped.
-        while not self.stopping.is_set():
-            try:
-                with psycopg.connect(self.stack.database_url, autocommit=True) as conn:
-                    while not self.stopping.is_set():
-                        count = conn.execute(
-                            "SELECT count(*) FROM pg_stat_activity "
-                            "WHERE application_name = 'euterpe'"
-                        ).fetchone()[0]
-                        self.connections.append((time.monotonic(), count))
-                        self._sample_rss()
-                        self.stopping.wait(self.interval)
-            except psycopg.Error:
-                # The server is restarting: try again shortly.
-                self.stopping.wait(0.2)
-
-    def _sample_rss(self) -> None:
+    def sample_more(self) -> None:
         for worker in workers(self.stack):
             with contextlib.suppress(psutil.Error):
                 rss = worker.memory_info().rss
                 self.rss[worker.pid] = max(self.rss.get(worker.pid, 0), rss)
-
-    def peak(self, start: float = 0.0, end: float = float("inf")) -> int:
-        return max((c for t, c in self.connections if start <= t < end), default=0)
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.join(10)
 
 
 def workers(stack: Stack) -> list[psutil.Process]:

@@ -8,6 +8,8 @@ import math
 import os
 import platform
 import re
+import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -55,6 +57,45 @@ def machine() -> str:
         pass
     cpus = len(os.sched_getaffinity(0))
     return f"{cpus} CPUs ({cpu}), {ram}, Python {platform.python_version()}"
+
+
+class ConnectionSampler(threading.Thread):
+    """Counts Euterpe's connections (``application_name=euterpe``) to the stack's
+    database every ``interval`` seconds, through a PostgreSQL restart too."""
+
+    def __init__(self, stack: Stack, interval: float):
+        super().__init__(daemon=True)
+        self.stack = stack
+        self.interval = interval
+        self.connections: list[tuple[float, int]] = []  # (monotonic time, count)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        # Bounded: one sample per interval until stopped.
+        while not self.stopping.is_set():
+            try:
+                with psycopg.connect(self.stack.database_url, autocommit=True) as conn:
+                    while not self.stopping.is_set():
+                        count = conn.execute(
+                            "SELECT count(*) FROM pg_stat_activity "
+                            "WHERE application_name = 'euterpe' AND datname = current_database()"
+                        ).fetchone()[0]
+                        self.connections.append((time.monotonic(), count))
+                        self.sample_more()
+                        self.stopping.wait(self.interval)
+            except psycopg.Error:
+                # The server is restarting: try again shortly.
+                self.stopping.wait(0.2)
+
+    def sample_more(self) -> None:
+        """What a subclass samples beside the connections."""
+
+    def peak(self, start: float = 0.0, end: float = float("inf")) -> int:
+        return max((c for t, c in self.connections if start <= t < end), default=0)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(10)
 
 
 @functools.cache
