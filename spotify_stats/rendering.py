@@ -84,8 +84,9 @@ def failure_message(error):
 
 
 def fill_in_ago(section, now):
-    """``section`` with its "… ago" markers filled in for a page served at ``now``."""
-    if section.failed:
+    """``section`` with its "… ago" markers filled in for a page served at ``now``
+    (for a section declared with ``ages``; the others are returned as they are)."""
+    if section.failed or not sections.named(section.name).ages:
         return section
     # Digits in, fixed words out: the result is as safe as the input.
     html = _AGO_MARKER.sub(lambda match: ago(now - int(match.group(1))), section.html)

@@ -41,7 +41,10 @@ class Section:
     ``time_range`` when ``ranged``, ``limit``/``offset`` when it pages).
     ``variable`` is what its template calls the data (None when it failed).
     ``title`` is the heading of its card; None for the profile, which is no card.
-    A failed section renders ``failed_template`` with a ``message``.
+    A failed section renders ``failed_template`` with a ``message``. A section
+    with ``ages`` says how long ago things happened: its template writes
+    ``<!--ago:{{ moment|date:'U' }}-->``, filled in ("12 minutes ago") each time
+    the page is served, cached or not.
     """
 
     name: str
@@ -50,6 +53,7 @@ class Section:
     title: str | None = None
     ranged: bool = False
     paging: Paging = Paging.ONE
+    ages: bool = False
     failed_template: str = "spotify_stats/sections/failed.html"
 
     @property
@@ -91,6 +95,7 @@ SECTIONS = (
         variable="plays",
         title="Recently played",
         paging=Paging.FIRST_PAGE,
+        ages=True,
     ),
     Section(
         "playlists",
