@@ -22,8 +22,8 @@ ORDINARY_LISTENERS = ["alice", "bob", "carol", "unicode", "legacy"]
 
 
 @pytest.mark.parametrize("listener", ORDINARY_LISTENERS)
-def test_the_page_shows_every_section_of_a_listener(browser_for, fake_spotify, listener):
-    response = browser_for(listener)("/")
+def test_the_page_shows_every_section_of_a_listener(get_as, fake_spotify, listener):
+    response = get_as(listener)("/")
 
     assert response.status_code == 200
     html = html_of(response)
@@ -41,18 +41,17 @@ def test_the_page_shows_every_section_of_a_listener(browser_for, fake_spotify, l
 
 
 @pytest.fixture
-def browser_for(browser_for):
-    """``browser_for("alice")("/")``: log the listener in, then GET the path."""
+def get_as(browser_for):
+    """``get_as("alice")("/")``: log the listener in, then GET the path."""
 
     def make(listener):
-        browser = browser_for(listener)
-        return browser.get
+        return browser_for(listener).get
 
     return make
 
 
-def test_top_lists_have_ranks_durations_and_at_most_fifty_items(browser_for, fake_spotify):
-    html = html_of(browser_for("alice")("/"))
+def test_top_lists_have_ranks_durations_and_at_most_fifty_items(get_as, fake_spotify):
+    html = html_of(get_as("alice")("/"))
 
     tracks = section(html, "top-tracks")
     ranks = re.findall(r'<span class="item__rank">(\d+)</span>', tracks)
@@ -66,8 +65,8 @@ def test_top_lists_have_ranks_durations_and_at_most_fifty_items(browser_for, fak
     assert all(shows(tracks, artist.name) for artist in first.artists)
 
 
-def test_every_item_links_back_to_spotify(browser_for, fake_spotify):
-    html = html_of(browser_for("bob")("/"))
+def test_every_item_links_back_to_spotify(get_as, fake_spotify):
+    html = html_of(get_as("bob")("/"))
 
     top = top_tracks(fake_spotify, "bob")
     assert open_links(section(html, "top-tracks"), "track") == [t.id for t in top]
@@ -77,8 +76,8 @@ def test_every_item_links_back_to_spotify(browser_for, fake_spotify):
     assert "Data from Spotify" in html
 
 
-def test_all_playlists_are_shown_past_the_first_page_of_fifty(browser_for, fake_spotify):
-    html = html_of(browser_for("collector")("/"))
+def test_all_playlists_are_shown_past_the_first_page_of_fifty(get_as, fake_spotify):
+    html = html_of(get_as("collector")("/"))
 
     playlists = section(html, "playlists")
     demo = fake_spotify.listener("collector")
@@ -88,8 +87,8 @@ def test_all_playlists_are_shown_past_the_first_page_of_fifty(browser_for, fake_
     assert fake_spotify.calls(path="/v1/me/playlists", listener="collector") == 3
 
 
-def test_playlists_show_owner_track_count_and_marks(browser_for, fake_spotify):
-    html = html_of(browser_for("alice")("/"))
+def test_playlists_show_owner_track_count_and_marks(get_as, fake_spotify):
+    html = html_of(get_as("alice")("/"))
 
     playlists = section(html, "playlists")
     for playlist in fake_spotify.listener("alice").playlists:
@@ -100,16 +99,16 @@ def test_playlists_show_owner_track_count_and_marks(browser_for, fake_spotify):
     assert "tag--public" in playlists or "tag--collab" in playlists
 
 
-def test_legacy_playlists_count_tracks_from_the_deprecated_field(browser_for, fake_spotify):
-    playlists = section(html_of(browser_for("legacy")("/")), "playlists")
+def test_legacy_playlists_count_tracks_from_the_deprecated_field(get_as, fake_spotify):
+    playlists = section(html_of(get_as("legacy")("/")), "playlists")
 
     for playlist in fake_spotify.listener("legacy").playlists:
         assert f"{playlist.total} track" in playlists
 
 
 @pytest.mark.parametrize("time_range", ["short_term", "medium_term", "long_term"])
-def test_each_time_range_shows_its_own_top_items(browser_for, fake_spotify, time_range):
-    html = html_of(browser_for("alice")(f"/?time_range={time_range}"))
+def test_each_time_range_shows_its_own_top_items(get_as, fake_spotify, time_range):
+    html = html_of(get_as("alice")(f"/?time_range={time_range}"))
 
     tracks = section(html, "top-tracks")
     expected = top_track_names(fake_spotify, "alice", time_range)
@@ -125,21 +124,21 @@ def test_the_time_ranges_really_differ(fake_spotify):
     assert ranges[0] != ranges[1]
 
 
-def test_the_page_defaults_to_the_last_six_months(browser_for):
-    html = html_of(browser_for("alice")("/"))
+def test_the_page_defaults_to_the_last_six_months(get_as):
+    html = html_of(get_as("alice")("/"))
 
     assert '<a href="?time_range=medium_term" aria-current="page">' in html
 
 
-def test_an_unknown_time_range_shows_the_default_one(browser_for):
-    response = browser_for("alice")("/?time_range=forever")
+def test_an_unknown_time_range_shows_the_default_one(get_as):
+    response = get_as("alice")("/?time_range=forever")
 
     assert response.status_code == 200
     assert '<a href="?time_range=medium_term" aria-current="page">' in html_of(response)
 
 
-def test_markup_in_spotify_names_is_escaped_never_raw(browser_for, fake_spotify):
-    html = html_of(browser_for("html")("/"))
+def test_markup_in_spotify_names_is_escaped_never_raw(get_as, fake_spotify):
+    html = html_of(get_as("html")("/"))
 
     assert "<script" not in html
     assert "<img src=x" not in html
@@ -150,8 +149,8 @@ def test_markup_in_spotify_names_is_escaped_never_raw(browser_for, fake_spotify)
     assert "<!--ago:" not in html
 
 
-def test_a_listener_without_name_picture_playlists_or_plays_gets_fallbacks(browser_for):
-    html = html_of(browser_for("nameless")("/"))
+def test_a_listener_without_name_picture_playlists_or_plays_gets_fallbacks(get_as):
+    html = html_of(get_as("nameless")("/"))
 
     identity = html[html.index('class="identity') : html.index("</section>")]
     assert 'class="avatar avatar--initials avatar--c' in identity
@@ -160,16 +159,16 @@ def test_a_listener_without_name_picture_playlists_or_plays_gets_fallbacks(brows
     assert "Nothing played recently" in section(html, "recently-played")
 
 
-def test_development_mode_data_shows_no_genres_or_popularity(browser_for):
-    html = html_of(browser_for("alice")("/"))
+def test_development_mode_data_shows_no_genres_or_popularity(get_as):
+    html = html_of(get_as("alice")("/"))
 
     assert "<meter" not in html
     assert "Popularity" not in html
     assert 'class="item__line"' not in section(html, "top-artists")
 
 
-def test_extended_quota_data_shows_genres_and_popularity(browser_for, fake_spotify):
-    html = html_of(browser_for("legacy")("/"))
+def test_extended_quota_data_shows_genres_and_popularity(get_as, fake_spotify):
+    html = html_of(get_as("legacy")("/"))
 
     artists = section(html, "top-artists")
     first = next(a for a in fake_spotify.listener("legacy").top_artists["medium_term"] if a)
@@ -178,8 +177,8 @@ def test_extended_quota_data_shows_genres_and_popularity(browser_for, fake_spoti
     assert "<meter" in section(html, "top-tracks")
 
 
-def test_local_tracks_are_shown_without_a_link(browser_for, fake_spotify):
-    html = html_of(browser_for("carol")("/"))
+def test_local_tracks_are_shown_without_a_link(get_as, fake_spotify):
+    html = html_of(get_as("carol")("/"))
 
     local = next(
         t for t in fake_spotify.listener("carol").top_tracks["medium_term"] if t and t.is_local
@@ -189,8 +188,8 @@ def test_local_tracks_are_shown_without_a_link(browser_for, fake_spotify):
     assert "local file" in tracks
 
 
-def test_recent_plays_say_how_long_ago_they_were_played(browser_for, fake_spotify):
-    html = html_of(browser_for("alice")("/"))
+def test_recent_plays_say_how_long_ago_they_were_played(get_as, fake_spotify):
+    html = html_of(get_as("alice")("/"))
 
     recent = section(html, "recently-played")
     ago = re.findall(r'<time datetime="[^"]+" title="[^"]+">played ([^<]+)</time>', recent)
@@ -201,21 +200,21 @@ def test_recent_plays_say_how_long_ago_they_were_played(browser_for, fake_spotif
     assert ago[0] in {text.ago(first.seconds_ago), text.ago(first.seconds_ago + 60)}
 
 
-def test_the_page_says_when_its_data_was_fetched(browser_for):
-    html = html_of(browser_for("alice")("/"))
+def test_the_page_says_when_its_data_was_fetched(get_as):
+    html = html_of(get_as("alice")("/"))
 
     assert re.search(r'<time datetime="[^"]+">as of just now</time>', html)
     assert 'action="/refresh"' in html
 
 
-def test_the_page_is_private_and_never_stored(browser_for):
-    response = browser_for("alice")("/")
+def test_the_page_is_private_and_never_stored(get_as):
+    response = get_as("alice")("/")
 
     assert "no-store" in response["Cache-Control"]
 
 
-def test_the_page_offers_logout_and_disconnect_as_forms_and_links(browser_for):
-    html = html_of(browser_for("alice")("/"))
+def test_the_page_offers_logout_and_disconnect_as_forms_and_links(get_as):
+    html = html_of(get_as("alice")("/"))
 
     assert re.search(
         r'<form[^>]+method="post" action="/logout"><input type="hidden" name="csrfmiddlewaretoken"',
@@ -231,15 +230,15 @@ def test_an_anonymous_visitor_is_sent_to_login(db):
     assert response["Location"].startswith("/login")
 
 
-def test_a_listener_off_the_allow_list_gets_the_explanation(browser_for):
-    response = browser_for("stranger")("/")
+def test_a_listener_off_the_allow_list_gets_the_explanation(get_as):
+    response = get_as("stranger")("/")
 
     assert response.status_code == 403
     assert "Development Mode" in html_of(response)
 
 
-def test_a_listener_whose_refresh_token_was_revoked_must_log_in_again(browser_for, fake_spotify):
-    get = browser_for("alice")
+def test_a_listener_whose_refresh_token_was_revoked_must_log_in_again(get_as, fake_spotify):
+    get = get_as("alice")
     fake_spotify.revoke("alice")
 
     response = get("/")
