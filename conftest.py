@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -84,17 +85,19 @@ def client():
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    """A private, throwaway Redis (Debian's ``redis-server`` on PATH), for the tests
-    that prove what Euterpe does with ``REDIS_URL`` set."""
+    """A private, throwaway Redis for the tests that prove what Euterpe does with
+    ``REDIS_URL`` set: Debian's ``redis-server`` when it is on PATH (CI has it).
+
+    A laptop without one gets fakeredis's Redis server, a Python implementation
+    of Redis's commands behind a real TCP socket, so that ``make test`` needs
+    nothing but Python (as it needs no PostgreSQL either); Euterpe's code talks to
+    it over the network exactly as it talks to Redis.
+    """
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.fail(
-            "These tests start a private Redis and need redis-server on PATH "
-            "(apt-get install redis-server, or brew install redis)."
-        )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        yield from _python_redis()
+        return
+    port = _free_port()
     folder = tmp_path_factory.mktemp("redis")
     server = subprocess.Popen(  # noqa: S603 (redis-server from PATH, our arguments)
         [
@@ -118,3 +121,22 @@ def redis_url(tmp_path_factory):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _python_redis():
+    from fakeredis import TcpFakeServer
+
+    server = TcpFakeServer(("127.0.0.1", 0))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"redis://127.0.0.1:{server.server_address[1]}/0"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -54,6 +54,13 @@ def pack(html, fetched_at):
     return {"html_z": zlib.compress(html.encode(), 1), "fetched_at": fetched_at}
 
 
+def is_entry(value):
+    """Whether a cached value has the shape ``pack`` gives. On Redis a plain integer
+    is stored unsigned (so that INCR works); whoever else can write there could put
+    one under a section's key, and the page fetches that section anew instead."""
+    return isinstance(value, dict) and isinstance(value.get("html_z"), bytes)
+
+
 def unpack(entry):
     """``(html, fetched_at)`` of a cache entry ``pack`` made."""
     return zlib.decompress(entry["html_z"]).decode(), entry["fetched_at"]

@@ -78,7 +78,11 @@ def load_dashboard(user, *, time_range, now=None):
     cached_keys = list(keys.values()) if cache_seconds > 0 else []
     found = cache.get_many([*cached_keys, STALLED_KEY, BACKOFF_KEY])
     # Sections are only looked up when caching is on, so found holds none otherwise.
-    shown = {name: _cached(name, found[key]) for name, key in keys.items() if key in found}
+    shown = {
+        name: _cached(name, found[key])
+        for name, key in keys.items()
+        if section_cache.is_entry(found.get(key))
+    }
     missing = [name for name in keys if name not in shown]
     if missing:
         wait = backoff.seconds_left(found.get(BACKOFF_KEY), time.time())

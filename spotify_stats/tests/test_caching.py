@@ -243,3 +243,34 @@ def test_forged_cached_sections_are_fetched_anew_and_never_shown(
     html = html_of(response)
     for section_id in SECTION_IDS:
         assert not failed(html, section_id), section_id
+
+
+def test_an_integer_under_a_section_key_on_redis_is_fetched_anew(
+    alice_browser, fake_spotify, django_user_model, settings, redis_url
+):
+    """Redis keeps plain integers unsigned (INCR needs them); whoever else can write
+    there and puts one under a section's key costs that section a fetch, not a 500."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "euterpe_site.cache_backend.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "euterpe",
+        }
+    }
+    cache.clear()
+    try:
+        alice_browser.get("/")
+        user = django_user_model.objects.get(username="alice")
+        for key in listener_keys(user.pk):
+            cache.set(key, 7)
+        fake_spotify.reset_counters()
+
+        response = alice_browser.get("/")
+
+        assert response.status_code == 200
+        assert fake_spotify.calls(listener="alice") == 5
+        html = html_of(response)
+        for section_id in SECTION_IDS:
+            assert not failed(html, section_id), section_id
+    finally:
+        cache.clear()
