@@ -276,9 +276,11 @@ def _store_lookups(cursor, user_id):
         f"""
         INSERT INTO listening_history_album (user_id, artist_id, name)
         SELECT DISTINCT %(user)s, a.id, r.album_name
-        FROM {RAW_TABLE} r
+        FROM (
+            -- Distinct pairs first: a file repeats each album hundreds of times.
+            SELECT DISTINCT artist_name, album_name FROM {RAW_TABLE} WHERE album_name IS NOT NULL
+        ) r
         LEFT JOIN listening_history_artist a ON a.user_id = %(user)s AND a.name = r.artist_name
-        WHERE r.album_name IS NOT NULL
         ON CONFLICT ON CONSTRAINT lh_album_name DO NOTHING
         """,
         params,
@@ -305,12 +307,13 @@ def _store_lookups(cursor, user_id):
                coalesce(al.id, al0.id), r.track_uri, r.episode_name, r.show_name,
                r.episode_uri, r.audiobook_title, r.audiobook_uri, r.chapter_title, r.chapter_uri
         FROM (
-            SELECT DISTINCT ON (item_key) * FROM {RAW_TABLE} raw
+            SELECT * FROM (
+                SELECT DISTINCT ON (item_key) * FROM {RAW_TABLE} ORDER BY item_key
+            ) raw
             WHERE NOT EXISTS (
                 SELECT 1 FROM listening_history_item i
                 WHERE i.user_id = %(user)s AND i.key = raw.item_key
             )
-            ORDER BY item_key
         ) r
         LEFT JOIN listening_history_artist a ON a.user_id = %(user)s AND a.name = r.artist_name
         LEFT JOIN listening_history_album al
