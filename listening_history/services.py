@@ -75,7 +75,7 @@ def cancel_import(upload):
     """Cancel a queued or running import; returns whether it was still active.
 
     Waits for a write of the running worker to finish (the row lock), so nothing
-    of this import is written after it; entries of files it already merged stay.
+    of this import is written after it (its entries are merged only at its end).
     """
     with transaction.atomic():
         locked = Import.objects.select_for_update().filter(pk=upload.pk).first()
