@@ -7,7 +7,7 @@
   it (pytest-django's ``settings`` fixture; no database).
 - ``spotify_login``: ``spotify_login("alice")`` logs a listener in over real
   HTTP (``/authorize`` then ``/api/token``) and returns the token answer dict.
-- ``spotify_access_token``: alice's access token, for the common case.
+- ``alice_token``: a fresh access token of the demo listener alice.
 """
 
 from __future__ import annotations
@@ -99,6 +99,6 @@ def spotify_login(fake_spotify_clean: FakeSpotify) -> Callable[[str], dict]:
 
 
 @pytest.fixture
-def spotify_access_token(spotify_login) -> str:
+def alice_token(spotify_login) -> str:
     """A fresh access token of the demo listener ``alice``."""
     return spotify_login("alice")["access_token"]

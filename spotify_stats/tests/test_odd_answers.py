@@ -26,11 +26,6 @@ SLOW_DOWN = {"status": 429, "headers": {**JSON, "Retry-After": "²"}}
 SLOW_DOWN_BODY = '{"error": {"status": 429, "message": "slow"}}'
 
 
-@pytest.fixture
-def alice_token(spotify_login):
-    return spotify_login("alice")["access_token"]
-
-
 def edited(fake, path, change):
     """The fake's own answer to alice on ``path`` (as the client asks, 50 items),
     with ``change(body)`` applied: the body for an ``answer_next``."""

@@ -56,8 +56,3 @@ def http(fake_spotify_clean: FakeSpotify) -> Iterator[Http]:
         yield client
     finally:
         client.session.close()
-
-
-@pytest.fixture
-def alice(spotify_login) -> str:
-    return spotify_login("alice")["access_token"]

@@ -9,12 +9,12 @@ import requests
 from devtools.fakespotify.server import FakeSpotify
 
 
-def test_fail_next_answers_429_with_retry_after_then_recovers(http, alice):
+def test_fail_next_answers_429_with_retry_after_then_recovers(http, alice_token):
     http.fake.fail_next("/v1/me/top/tracks", n=2, status=429, retry_after=7)
 
-    first = http.api("/me/top/tracks", alice)
-    second = http.api("/me/top/tracks", alice)
-    third = http.api("/me/top/tracks", alice)
+    first = http.api("/me/top/tracks", alice_token)
+    second = http.api("/me/top/tracks", alice_token)
+    third = http.api("/me/top/tracks", alice_token)
 
     assert first.status_code == second.status_code == 429
     assert first.headers["Retry-After"] == "7"
@@ -22,28 +22,28 @@ def test_fail_next_answers_429_with_retry_after_then_recovers(http, alice):
     assert third.status_code == 200
 
 
-def test_fail_next_only_hits_the_exact_path(http, alice):
+def test_fail_next_only_hits_the_exact_path(http, alice_token):
     http.fake.fail_next("/v1/me/top/tracks", status=500)
 
-    assert http.api("/me/top/artists", alice).status_code == 200
-    assert http.api("/me", alice).status_code == 200
-    assert http.api("/me/top/tracks", alice).status_code == 500
+    assert http.api("/me/top/artists", alice_token).status_code == 200
+    assert http.api("/me", alice_token).status_code == 200
+    assert http.api("/me/top/tracks", alice_token).status_code == 500
 
 
-def test_a_quota_429_carries_the_reason_and_may_lack_retry_after(http, alice):
+def test_a_quota_429_carries_the_reason_and_may_lack_retry_after(http, alice_token):
     http.fake.fail_next("/v1/me", status=429, reason="QUOTA_EXCEEDED")
 
-    response = http.api("/me", alice)
+    response = http.api("/me", alice_token)
 
     assert "Retry-After" not in response.headers
     assert response.json()["error"]["reason"] == "QUOTA_EXCEEDED"
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
-def test_fail_next_gives_server_errors_in_spotifys_shape(http, alice, status):
+def test_fail_next_gives_server_errors_in_spotifys_shape(http, alice_token, status):
     http.fake.fail_next("/v1/me/playlists", status=status)
 
-    response = http.api("/me/playlists", alice)
+    response = http.api("/me/playlists", alice_token)
 
     assert response.status_code == status
     assert response.json()["error"]["status"] == status
@@ -61,24 +61,24 @@ def test_fail_next_works_on_the_token_endpoint(http, spotify_login):
     assert retried.status_code == 200
 
 
-def test_malformed_next_answers_200_with_a_body_that_is_not_json(http, alice):
+def test_malformed_next_answers_200_with_a_body_that_is_not_json(http, alice_token):
     http.fake.malformed_next("/v1/me")
 
-    response = http.api("/me", alice)
+    response = http.api("/me", alice_token)
 
     assert response.status_code == 200
     with pytest.raises(ValueError):
         response.json()
-    assert http.api("/me", alice).json()["id"] == "alice"
+    assert http.api("/me", alice_token).json()["id"] == "alice"
 
 
-def test_answer_next_answers_exactly_what_it_is_given_then_recovers(http, alice):
+def test_answer_next_answers_exactly_what_it_is_given_then_recovers(http, alice_token):
     headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
     http.fake.answer_next("/v1/me/top/tracks", status=203, headers=headers, body='{"items": []}')
 
     raw = http.session.get(
         f"{http.fake.api_base_url}/me/top/tracks",
-        headers={"Authorization": f"Bearer {alice}"},
+        headers={"Authorization": f"Bearer {alice_token}"},
         stream=True,  # read the body as sent, not gunzipped
         timeout=10,
     )
@@ -88,19 +88,19 @@ def test_answer_next_answers_exactly_what_it_is_given_then_recovers(http, alice)
     assert raw.headers["Content-Type"] == "application/json"
     assert raw.raw.read() == b'{"items": []}'
     assert http.fake.calls("/v1/me/top/tracks", "alice") == 1
-    assert http.api("/me/top/tracks", alice).json()["items"]
+    assert http.api("/me/top/tracks", alice_token).json()["items"]
 
 
-def test_answer_next_sends_no_header_it_was_not_given(http, alice):
+def test_answer_next_sends_no_header_it_was_not_given(http, alice_token):
     http.fake.answer_next("/v1/me", n=2, status=429, body=b"\xff")
 
-    first, second = http.api("/me", alice), http.api("/me", alice)
+    first, second = http.api("/me", alice_token), http.api("/me", alice_token)
 
     assert first.status_code == second.status_code == 429
     assert "Content-Type" not in first.headers
     assert "Retry-After" not in first.headers
     assert first.content == b"\xff"
-    assert http.api("/me", alice).status_code == 200
+    assert http.api("/me", alice_token).status_code == 200
 
 
 def test_answer_next_refuses_what_would_break_http(fake_spotify_clean):
@@ -117,23 +117,23 @@ def test_answer_next_refuses_what_would_break_http(fake_spotify_clean):
         fake.answer_next("/v1/me", headers={"Retry-After": 3})
 
 
-def test_a_hanging_call_does_not_stall_others(http, alice):
+def test_a_hanging_call_does_not_stall_others(http, alice_token):
     http.fake.hang_next("/v1/me", seconds=30)
 
     with pytest.raises(requests.Timeout):
         http.session.get(
             f"{http.fake.api_base_url}/me",
-            headers={"Authorization": f"Bearer {alice}"},
+            headers={"Authorization": f"Bearer {alice_token}"},
             timeout=(3, 0.5),
         )
     # The hung handler is still sleeping; other calls are answered meanwhile.
-    assert http.api("/me/top/artists", alice).status_code == 200
-    assert http.api("/me", alice).status_code == 200
+    assert http.api("/me/top/artists", alice_token).status_code == 200
+    assert http.api("/me", alice_token).status_code == 200
 
 
-def test_concurrent_calls_are_served_concurrently(http, alice):
+def test_concurrent_calls_are_served_concurrently(http, alice_token):
     http.fake.set_latency(0.5)
-    headers = {"Authorization": f"Bearer {alice}"}
+    headers = {"Authorization": f"Bearer {alice_token}"}
 
     def call(_):
         return requests.get(f"{http.fake.api_base_url}/me", headers=headers, timeout=10)
@@ -147,12 +147,12 @@ def test_concurrent_calls_are_served_concurrently(http, alice):
     assert http.fake.max_concurrency("/v1/me", "bob") == 0
 
 
-def test_calls_are_counted_per_path_and_listener(http, alice, spotify_login):
+def test_calls_are_counted_per_path_and_listener(http, alice_token, spotify_login):
     bob = spotify_login("bob")["access_token"]
     http.fake.reset_counters()
 
-    http.api("/me", alice)
-    http.api("/me", alice)
+    http.api("/me", alice_token)
+    http.api("/me", alice_token)
     http.api("/me/top/tracks", bob)
     http.api("/me")  # no token: counted under no listener
 
@@ -173,8 +173,8 @@ def test_token_calls_are_counted_under_the_listener_of_the_code_or_refresh_token
     assert http.fake.calls("/api/token", "carol") == 1
 
 
-def test_reset_forgets_faults_latency_and_counters_but_keeps_tokens(http, alice):
-    http.api("/me/top/tracks", alice)
+def test_reset_forgets_faults_latency_and_counters_but_keeps_tokens(http, alice_token):
+    http.api("/me/top/tracks", alice_token)
     http.fake.fail_next("/v1/me", n=3, status=500)
     http.fake.set_latency(5)
     http.fake.set_rotation(False)
@@ -182,15 +182,15 @@ def test_reset_forgets_faults_latency_and_counters_but_keeps_tokens(http, alice)
     http.fake.reset()
 
     assert http.fake.calls() == 0
-    assert http.api("/me", alice).status_code == 200
-    assert alice in http.fake.current_tokens("alice")["access"]
+    assert http.api("/me", alice_token).status_code == 200
+    assert alice_token in http.fake.current_tokens("alice")["access"]
 
 
-def test_reset_with_tokens_forgets_every_token(http, alice):
+def test_reset_with_tokens_forgets_every_token(http, alice_token):
     http.fake.reset(tokens=True)
 
     assert http.fake.issued_tokens() == []
-    assert http.api("/me", alice).status_code == 401
+    assert http.api("/me", alice_token).status_code == 401
 
 
 def test_issued_and_current_tokens_track_every_grant(http, spotify_login):
@@ -235,9 +235,9 @@ def test_add_listeners_creates_listeners_who_can_log_in(http, spotify_login):
 # --- the same over HTTP ------------------------------------------------------
 
 
-def test_the_http_control_endpoints_drive_faults_and_counters(http, alice):
+def test_the_http_control_endpoints_drive_faults_and_counters(http, alice_token):
     assert http.control("fail_next", path="/v1/me", n=1, status=429, retry_after=2).ok
-    assert http.api("/me", alice).headers["Retry-After"] == "2"
+    assert http.api("/me", alice_token).headers["Retry-After"] == "2"
     assert http.control("hang_next", path="/v1/me/playlists", n=1, seconds=0.01).ok
     assert http.control("malformed_next", path="/v1/me/top/tracks").ok
     assert http.control("latency", seconds=0).ok
@@ -272,13 +272,13 @@ def test_the_http_control_endpoints_manage_tokens_and_listeners(http, spotify_lo
     assert http.fake.issued_tokens() == []
 
 
-def test_the_http_answer_next_control_takes_text_or_base64_bodies(http, alice):
+def test_the_http_answer_next_control_takes_text_or_base64_bodies(http, alice_token):
     retry_after = {"Content-Type": "application/json", "Retry-After": "²"}
     assert http.control("answer_next", path="/v1/me", status=429, headers=retry_after).ok
     assert http.control("answer_next", path="/v1/me/playlists", body_base64="AP8=").ok
 
-    odd = http.api("/me", alice)
-    binary = http.api("/me/playlists", alice)
+    odd = http.api("/me", alice_token)
+    binary = http.api("/me/playlists", alice_token)
 
     assert odd.status_code == 429
     assert odd.headers["Retry-After"] == "²"  # http.server sends headers as Latin-1

@@ -44,12 +44,12 @@ def test_a_token_that_is_not_ours_is_invalid(http):
     assert error(http.api("/me", "garbage"), 401) == "Invalid access token"
 
 
-def test_expire_access_tokens_makes_the_listeners_tokens_expire(http, alice, spotify_login):
+def test_expire_access_tokens_makes_the_listeners_tokens_expire(http, alice_token, spotify_login):
     bob = spotify_login("bob")["access_token"]
 
     http.fake.expire_access_tokens("alice")
 
-    assert error(http.api("/me", alice), 401) == "The access token expired"
+    assert error(http.api("/me", alice_token), 401) == "The access token expired"
     assert ok(http.api("/me", bob))["id"] == "bob"
 
 
@@ -88,23 +88,23 @@ def test_a_listener_off_the_allow_list_gets_403_on_every_call(http, spotify_logi
     assert message == "User not registered in the Developer Dashboard"
 
 
-def test_set_allowed_moves_a_listener_on_and_off_the_allow_list(http, alice):
+def test_set_allowed_moves_a_listener_on_and_off_the_allow_list(http, alice_token):
     http.fake.set_allowed("alice", False)
-    assert error(http.api("/me", alice), 403)
+    assert error(http.api("/me", alice_token), 403)
 
     http.fake.set_allowed("alice", True)
-    assert ok(http.api("/me", alice))["id"] == "alice"
+    assert ok(http.api("/me", alice_token))["id"] == "alice"
 
 
-def test_an_unknown_endpoint_is_404_in_spotifys_shape(http, alice):
-    assert error(http.api("/me/shows", alice), 404) == "Service not found"
+def test_an_unknown_endpoint_is_404_in_spotifys_shape(http, alice_token):
+    assert error(http.api("/me/shows", alice_token), 404) == "Service not found"
 
 
 # --- /me ---------------------------------------------------------------------
 
 
-def test_me_in_development_mode_lacks_the_removed_fields(http, alice):
-    me = ok(http.api("/me", alice))
+def test_me_in_development_mode_lacks_the_removed_fields(http, alice_token):
+    me = ok(http.api("/me", alice_token))
 
     assert not DEV_MODE_MISSING_FROM_ME & set(me)
     assert me["id"] == "alice"
@@ -136,9 +136,9 @@ def test_me_of_the_nameless_listener_has_null_name_and_no_images(http, spotify_l
 
 
 @pytest.mark.parametrize("kind", ["tracks", "artists"])
-def test_top_items_default_to_medium_term_and_twenty(http, alice, kind):
-    page = ok(http.api(f"/me/top/{kind}", alice))
-    explicit = ok(http.api(f"/me/top/{kind}", alice, time_range="medium_term", limit=20))
+def test_top_items_default_to_medium_term_and_twenty(http, alice_token, kind):
+    page = ok(http.api(f"/me/top/{kind}", alice_token))
+    explicit = ok(http.api(f"/me/top/{kind}", alice_token, time_range="medium_term", limit=20))
 
     assert set(page) == {"href", "items", "limit", "next", "offset", "previous", "total"}
     assert page["limit"] == 20
@@ -147,8 +147,8 @@ def test_top_items_default_to_medium_term_and_twenty(http, alice, kind):
 
 
 @pytest.mark.parametrize("kind", ["tracks", "artists"])
-def test_top_items_fill_a_page_of_fifty_and_link_the_next_page(http, alice, kind):
-    page = ok(http.api(f"/me/top/{kind}", alice, limit=50))
+def test_top_items_fill_a_page_of_fifty_and_link_the_next_page(http, alice_token, kind):
+    page = ok(http.api(f"/me/top/{kind}", alice_token, limit=50))
 
     assert len(page["items"]) == 50
     assert page["total"] > 50
@@ -156,7 +156,7 @@ def test_top_items_fill_a_page_of_fifty_and_link_the_next_page(http, alice, kind
     assert page["next"] == (
         f"{http.fake.api_base_url}/me/top/{kind}?offset=50&limit=50&time_range=medium_term"
     )
-    rest = ok(http.session.get(page["next"], headers={"Authorization": f"Bearer {alice}"}))
+    rest = ok(http.session.get(page["next"], headers={"Authorization": f"Bearer {alice_token}"}))
     assert rest["offset"] == 50
     assert len(rest["items"]) == page["total"] - 50
     assert rest["next"] is None
@@ -164,12 +164,12 @@ def test_top_items_fill_a_page_of_fifty_and_link_the_next_page(http, alice, kind
 
 
 @pytest.mark.parametrize("kind", ["tracks", "artists"])
-def test_each_time_range_has_different_top_items(http, alice, kind):
+def test_each_time_range_has_different_top_items(http, alice_token, kind):
     ranges = ("short_term", "medium_term", "long_term")
     firsts = {
         time_range: [
             item["id"]
-            for item in ok(http.api(f"/me/top/{kind}", alice, time_range=time_range))["items"]
+            for item in ok(http.api(f"/me/top/{kind}", alice_token, time_range=time_range))["items"]
         ]
         for time_range in ranges
     }
@@ -177,10 +177,10 @@ def test_each_time_range_has_different_top_items(http, alice, kind):
     assert len({tuple(ids) for ids in firsts.values()}) == 3
 
 
-def test_listeners_have_their_own_top_artists(http, alice, spotify_login):
+def test_listeners_have_their_own_top_artists(http, alice_token, spotify_login):
     bob = spotify_login("bob")["access_token"]
 
-    alice_top = ok(http.api("/me/top/artists", alice, limit=1))["items"][0]["name"]
+    alice_top = ok(http.api("/me/top/artists", alice_token, limit=1))["items"][0]["name"]
     bob_top = ok(http.api("/me/top/artists", bob, limit=1))["items"][0]["name"]
 
     assert alice_top == "Velvet Orchard"
@@ -197,12 +197,12 @@ def test_listeners_have_their_own_top_artists(http, alice, spotify_login):
         ({"offset": -1}, "Invalid offset"),
     ],
 )
-def test_bad_top_item_parameters_are_400(http, alice, params, message):
-    assert error(http.api("/me/top/tracks", alice, **params), 400) == message
+def test_bad_top_item_parameters_are_400(http, alice_token, params, message):
+    assert error(http.api("/me/top/tracks", alice_token, **params), 400) == message
 
 
-def test_tracks_have_spotifys_shape_without_popularity_in_development_mode(http, alice):
-    track = ok(http.api("/me/top/tracks", alice, limit=1))["items"][0]
+def test_tracks_have_spotifys_shape_without_popularity_in_development_mode(http, alice_token):
+    track = ok(http.api("/me/top/tracks", alice_token, limit=1))["items"][0]
 
     assert "popularity" not in track
     assert track["type"] == "track"
@@ -220,8 +220,8 @@ def test_tracks_have_spotifys_shape_without_popularity_in_development_mode(http,
     )
 
 
-def test_artists_in_development_mode_lack_genres_popularity_and_followers(http, alice):
-    artist = ok(http.api("/me/top/artists", alice, limit=1))["items"][0]
+def test_artists_in_development_mode_lack_genres_popularity_and_followers(http, alice_token):
+    artist = ok(http.api("/me/top/artists", alice_token, limit=1))["items"][0]
 
     assert not {"genres", "popularity", "followers"} & set(artist)
     assert artist["type"] == "artist"
@@ -326,8 +326,8 @@ def parse_played_at(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def test_recently_played_is_cursor_paged_newest_first_and_recent(http, alice):
-    page = ok(http.api("/me/player/recently-played", alice, limit=50))
+def test_recently_played_is_cursor_paged_newest_first_and_recent(http, alice_token):
+    page = ok(http.api("/me/player/recently-played", alice_token, limit=50))
 
     assert {"href", "items", "limit", "next", "cursors"} <= set(page)
     assert len(page["items"]) == 50
@@ -341,11 +341,13 @@ def test_recently_played_is_cursor_paged_newest_first_and_recent(http, alice):
     assert {"type", "href", "external_urls", "uri"} == set(next(c for c in contexts if c))
 
 
-def test_recently_played_pages_backwards_with_before(http, alice):
-    first = ok(http.api("/me/player/recently-played", alice, limit=5))
+def test_recently_played_pages_backwards_with_before(http, alice_token):
+    first = ok(http.api("/me/player/recently-played", alice_token, limit=5))
 
     older = ok(
-        http.api("/me/player/recently-played", alice, limit=5, before=first["cursors"]["before"])
+        http.api(
+            "/me/player/recently-played", alice_token, limit=5, before=first["cursors"]["before"]
+        )
     )
 
     oldest_first_page = parse_played_at(first["items"][-1]["played_at"])
@@ -353,19 +355,19 @@ def test_recently_played_pages_backwards_with_before(http, alice):
     assert len(older["items"]) == 5
 
 
-def test_recently_played_after_returns_only_newer_plays(http, alice):
-    everything = ok(http.api("/me/player/recently-played", alice, limit=10))
+def test_recently_played_after_returns_only_newer_plays(http, alice_token):
+    everything = ok(http.api("/me/player/recently-played", alice_token, limit=10))
     cursor = int(everything["cursors"]["before"])
 
-    newer = ok(http.api("/me/player/recently-played", alice, limit=50, after=cursor))
+    newer = ok(http.api("/me/player/recently-played", alice_token, limit=50, after=cursor))
 
     assert [item["played_at"] for item in newer["items"]] == [
         item["played_at"] for item in everything["items"][:-1]
     ]
 
 
-def test_recently_played_rejects_before_and_after_together(http, alice):
-    response = http.api("/me/player/recently-played", alice, before=1, after=1)
+def test_recently_played_rejects_before_and_after_together(http, alice_token):
+    response = http.api("/me/player/recently-played", alice_token, before=1, after=1)
 
     assert error(response, 400)
 
@@ -377,8 +379,8 @@ def test_recently_played_is_empty_for_the_nameless_listener(http, spotify_login)
     assert page["next"] is None
 
 
-def test_alices_recently_played_contains_a_local_track(http, alice):
-    items = ok(http.api("/me/player/recently-played", alice, limit=5))["items"]
+def test_alices_recently_played_contains_a_local_track(http, alice_token):
+    items = ok(http.api("/me/player/recently-played", alice_token, limit=5))["items"]
 
     assert any(item["track"]["is_local"] for item in items)
 
@@ -386,9 +388,9 @@ def test_alices_recently_played_contains_a_local_track(http, alice):
 # --- images ------------------------------------------------------------------
 
 
-def test_every_image_url_is_served_as_a_cacheable_svg(http, alice):
-    me = ok(http.api("/me", alice))
-    track = ok(http.api("/me/top/tracks", alice, limit=1))["items"][0]
+def test_every_image_url_is_served_as_a_cacheable_svg(http, alice_token):
+    me = ok(http.api("/me", alice_token))
+    track = ok(http.api("/me/top/tracks", alice_token, limit=1))["items"][0]
 
     for image in me["images"] + track["album"]["images"]:
         response = http.session.get(image["url"], timeout=10)
