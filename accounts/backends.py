@@ -4,7 +4,7 @@ social-core's Spotify backend hard-codes its profile URL and reads its other
 URLs and credentials once, from SOCIAL_AUTH_* settings computed at import. This
 subclass reads Django's SPOTIFY_* settings on every call (so tests and the demo
 can point it at the fake Spotify) and fetches the profile through
-``spotify_stats.client``, the one module that talks to the Web API.
+``spotify_client``, the one package that talks to the Web API.
 """
 
 from django.conf import settings
@@ -12,7 +12,7 @@ from django.views.decorators.debug import sensitive_variables
 from social_core.backends.spotify import SpotifyOAuth2 as BaseSpotifyOAuth2
 from social_core.exceptions import AuthException, AuthProviderError
 
-from spotify_stats import client
+import spotify_client
 
 
 class NotOnAllowList(AuthException):
@@ -71,10 +71,10 @@ class SpotifyOAuth2(BaseSpotifyOAuth2):
         allow-list) and AuthProviderError for any other Spotify failure.
         """
         try:
-            profile = client.get_profile(access_token)
-        except client.NotOnAllowList as error:
+            profile = spotify_client.get_profile(access_token)
+        except spotify_client.NotOnAllowList as error:
             raise NotOnAllowList(self, code="not_on_allow_list", stage="user_info") from error
-        except client.SpotifyError as error:
+        except spotify_client.SpotifyError as error:
             raise AuthProviderError(
                 self, type(error).__name__, code="http_error", stage="user_info"
             ) from error

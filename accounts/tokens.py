@@ -16,8 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+import spotify_client
 from accounts.models import SpotifyToken
-from spotify_stats import client
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def fresh_access_token(user, *, rejected_token=None):
 
     Raises ReauthenticationRequired when there are no tokens, when Spotify
     refuses the refresh token (the stored tokens are deleted) or when they cannot
-    be decrypted. Other ``spotify_stats.client`` errors (RateLimited,
+    be decrypted. Other ``spotify_client`` errors (RateLimited,
     SpotifyUnavailable, BadResponse) propagate unchanged; the tokens stay.
     """
     stored = _load(SpotifyToken.objects.filter(user_id=user.pk), user)
@@ -116,8 +116,8 @@ def fresh_access_token(user, *, rejected_token=None):
             return stored.access_token
         logger.info("Refreshing token for user %s", user.get_username())
         try:
-            grant = client.refresh_access_token(stored.refresh_token)
-        except client.TokenRevoked:
+            grant = spotify_client.refresh_access_token(stored.refresh_token)
+        except spotify_client.TokenRevoked:
             # Fatal only because the row is locked: the refresh token Spotify
             # refused is certainly still the stored one (no one refreshed since).
             SpotifyToken.objects.filter(pk=stored.pk).delete()

@@ -34,11 +34,11 @@ from social_core.exceptions import (
 from social_django import views as social_views
 from social_django.utils import load_backend, load_strategy
 
+import spotify_client
 from accounts import services
 from accounts.backends import NotOnAllowList
 from accounts.models import RefusedLogin
 from accounts.sessions import end_sessions_of
-from spotify_stats import client
 
 logger = logging.getLogger(__name__)
 
@@ -148,9 +148,9 @@ def _complete(request, backend):
     try:
         # The token exchange and the profile fetch wait on Spotify: one of the
         # process's waiting slots for both, or a "busy, try again" page at once.
-        with client.waiting_slot():
+        with spotify_client.waiting_slot():
             response = social_views.complete(request, backend)
-    except client.SpotifyBusy:
+    except spotify_client.SpotifyBusy:
         return _busy(request)
     except NotOnAllowList:
         services.record_refused_login(
@@ -169,7 +169,7 @@ def _complete(request, backend):
         return _login_failed(request, "spotify", error)
     except SocialAuthBaseException as error:
         return _login_failed(request, "expired", error)
-    except (client.SpotifyError, requests.RequestException) as error:
+    except (spotify_client.SpotifyError, requests.RequestException) as error:
         return _login_failed(request, "spotify", error)
     # Last resort, so that no input ever makes a 500 (whose DEBUG page would show
     # the pipeline's locals). Only the exception's class is logged, never its text.

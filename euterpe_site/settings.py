@@ -460,7 +460,7 @@ SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/"
 SOCIAL_AUTH_LOGIN_ERROR_URL = "/login"
 SOCIAL_AUTH_SANITIZE_REDIRECTS = True
 SOCIAL_AUTH_ALLOWED_REDIRECT_HOSTS = []
-# Token exchange timeout (seconds); the profile comes through spotify_stats.client.
+# Token exchange timeout (seconds); the profile comes through spotify_client.
 SOCIAL_AUTH_URLOPEN_TIMEOUT = 10
 # social-core's default pipeline, minus three steps accounts replaces: the
 # username is the Spotify id exactly (no made-up variants), and the tokens go

@@ -11,8 +11,8 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+import spotify_client
 from spotify_stats import cache as section_cache
-from spotify_stats import client as spotify_client
 from spotify_stats.cache import BACKOFF_KEY, STALLED_KEY
 
 logger = logging.getLogger(__name__)

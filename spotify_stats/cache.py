@@ -12,8 +12,8 @@ from django.core.cache.backends.db import DatabaseCache
 from django.db import connections, router, transaction
 from django.utils import timezone
 
+from spotify_client import TIME_RANGES
 from spotify_stats import sections
-from spotify_stats.client import TIME_RANGES
 
 # Part of every key: bump it when what a section's entry holds changes shape, so a
 # deploy never reads entries the previous release wrote (they expire on their own).

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+import spotify_client
 from spotify_stats import backoff, fetching, sections
 from spotify_stats import cache as section_cache
-from spotify_stats import client as spotify_client
 from spotify_stats.cache import BACKOFF_KEY, STALLED_KEY
 from spotify_stats.rendering import (
     Rendered,

@@ -15,8 +15,8 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from django.conf import settings
 
+import spotify_client
 from accounts.tokens import fresh_access_token
-from spotify_stats import client as spotify_client
 from spotify_stats import sections
 from spotify_stats.sections import PAGE_SIZE, Paging
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
+import spotify_client
 from accounts.services import display_name
-from spotify_stats import client as spotify_client
 from spotify_stats import sections
 from spotify_stats.fetching import DeadlineExceeded
 from spotify_stats.text import ago

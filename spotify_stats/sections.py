@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from spotify_stats import client as spotify_client
+import spotify_client
 
 # Spotify's largest page.
 PAGE_SIZE = 50

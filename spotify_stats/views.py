@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+import spotify_client
 from accounts.services import display_name
-from spotify_stats import client as spotify_client
 from spotify_stats import sections
 from spotify_stats.backoff import backoff_remaining
 from spotify_stats.cache import claim_refresh, forget_sections

@@ -13,10 +13,10 @@ from django.views.debug import ExceptionReporter
 from social_core.exceptions import AuthProviderError
 from social_django.utils import load_backend, load_strategy
 
+import spotify_client
 from accounts.models import SpotifyToken
 from accounts.tests.helpers import browser, log_in
 from accounts.tokens import ReauthenticationRequired, expires_in_seconds, fresh_access_token
-from spotify_stats import client
 
 User = get_user_model()
 
@@ -64,7 +64,7 @@ def test_a_token_expiring_within_two_minutes_is_refreshed_first(fake_spotify, ca
         token = fresh_access_token(user)
     assert token != old
     assert fake_spotify.calls("/api/token") == 1
-    assert client.get_profile(token).id == "alice"
+    assert spotify_client.get_profile(token).id == "alice"
     stored = SpotifyToken.objects.get(user=user)
     assert stored.access_token == token
     assert stored.expires_at > timezone.now() + timedelta(minutes=55)
@@ -77,12 +77,12 @@ def test_a_token_spotify_rejected_is_refreshed_once(fake_spotify):
     user = logged_in("bob")
     rejected = SpotifyToken.objects.get(user=user).access_token
     fake_spotify.expire_access_tokens("bob")
-    with pytest.raises(client.TokenExpired):
-        client.get_profile(rejected)
+    with pytest.raises(spotify_client.TokenExpired):
+        spotify_client.get_profile(rejected)
     fake_spotify.reset_counters()
     token = fresh_access_token(user, rejected_token=rejected)
     assert token != rejected
-    assert client.get_profile(token).id == "bob"
+    assert spotify_client.get_profile(token).id == "bob"
     # A second request that saw the same 401 finds the new token stored.
     assert fresh_access_token(user, rejected_token=rejected) == token
     assert fake_spotify.calls("/api/token") == 1
@@ -102,7 +102,7 @@ def test_a_new_refresh_token_replaces_the_stored_one(fake_spotify):
     assert old_refresh not in live
     # And the new one works for the next refresh.
     expire_soon(user)
-    assert client.get_profile(fresh_access_token(user)).id == "alice"
+    assert spotify_client.get_profile(fresh_access_token(user)).id == "alice"
 
 
 @pytest.mark.django_db
@@ -138,7 +138,7 @@ def test_spotify_being_down_keeps_the_tokens(fake_spotify):
     before = SpotifyToken.objects.get(user=user)
     expire_soon(user)
     fake_spotify.fail_next("/api/token", 1, 503)
-    with pytest.raises(client.SpotifyUnavailable):
+    with pytest.raises(spotify_client.SpotifyUnavailable):
         fresh_access_token(user)
     after = SpotifyToken.objects.get(user=user)
     assert (after.access_token, after.refresh_token) == (before.access_token, before.refresh_token)
@@ -189,7 +189,7 @@ def test_concurrent_requests_with_an_expired_token_refresh_once(fake_spotify, re
     new = results[0]
     assert new != old
     assert SpotifyToken.objects.get(user=user).access_token == new
-    assert client.get_profile(new).id == "alice"
+    assert spotify_client.get_profile(new).id == "alice"
 
 
 def lasts_about_an_hour(token):
@@ -232,7 +232,7 @@ def test_a_refresh_with_a_nonsense_expires_in_works_for_an_hour(token_answers, e
     token_answers["expires_in"] = expires_in
     token = fresh_access_token(user)
     assert token != old
-    assert client.get_profile(token).id == "alice"
+    assert spotify_client.get_profile(token).id == "alice"
     stored = SpotifyToken.objects.get(user=user)
     assert stored.access_token == token
     assert lasts_about_an_hour(stored)
@@ -274,7 +274,7 @@ def test_error_reports_of_a_failed_refresh_show_no_token(fake_spotify, settings)
     fake_spotify.fail_next("/api/token", 1, 503)
     try:
         fresh_access_token(user)
-    except client.SpotifyUnavailable:
+    except spotify_client.SpotifyUnavailable:
         report = ExceptionReporter(None, *sys.exc_info()).get_traceback_html()
     else:
         pytest.fail("the refresh should have failed")

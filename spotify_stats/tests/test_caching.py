@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
-from spotify_stats import client as spotify_client
+import spotify_client
 from spotify_stats.cache import BACKOFF_KEY, forget_listener, listener_keys, refresh_key
 from spotify_stats.dashboard import load_dashboard
 from spotify_stats.tests.helpers import SECTION_IDS, failed, html_of, section, shows

@@ -2,7 +2,7 @@
 
 import pytest
 
-from spotify_stats import client
+import spotify_client
 from spotify_stats.dashboard import DEFAULT_TIME_RANGE, parse_time_range
 from spotify_stats.rendering import failure_message
 from spotify_stats.templatetags.dashboard_tags import avatar_colour, duration, initials
@@ -70,7 +70,11 @@ def test_only_the_three_spotify_time_ranges_are_taken():
 
 
 def test_each_failure_has_its_own_short_message():
-    errors = [client.RateLimited(), client.BadResponse(), client.SpotifyUnavailable()]
+    errors = [
+        spotify_client.RateLimited(),
+        spotify_client.BadResponse(),
+        spotify_client.SpotifyUnavailable(),
+    ]
     messages = {failure_message(error) for error in errors}
     assert len(messages) == 3
     assert all(len(message) < 100 for message in messages)

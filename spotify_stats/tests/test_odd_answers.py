@@ -14,7 +14,8 @@ import logging
 import pytest
 import requests
 
-from spotify_stats import client, sections
+import spotify_client
+from spotify_stats import sections
 from spotify_stats.tests.helpers import SECTION_IDS, assert_only_broken, html_of, section
 
 TOP_TRACKS = "/v1/me/top/tracks"
@@ -140,9 +141,9 @@ def test_a_body_that_is_not_the_gzip_it_claims_is_a_bad_response(alice_token, fa
 
     with (
         caplog.at_level(logging.WARNING, logger="spotify_stats.client"),
-        pytest.raises(client.BadResponse),
+        pytest.raises(spotify_client.BadResponse),
     ):
-        client.get_top_tracks(alice_token)
+        spotify_client.get_top_tracks(alice_token)
 
     assert fake_spotify.calls(TOP_TRACKS) == 1
     assert "ContentDecodingError" in caplog.text
@@ -158,9 +159,9 @@ def test_a_broken_api_base_url_is_a_bad_response(settings, caplog, base_url, err
 
     with (
         caplog.at_level(logging.WARNING, logger="spotify_stats.client"),
-        pytest.raises(client.BadResponse),
+        pytest.raises(spotify_client.BadResponse),
     ):
-        client.get_profile("a-secret-token")
+        spotify_client.get_profile("a-secret-token")
 
     assert error in caplog.text
     assert "a-secret-token" not in caplog.text
@@ -171,8 +172,8 @@ def test_a_retry_after_of_a_superscript_digit_is_rate_limited_without_a_wait(
 ):
     fake_spotify.answer_next(TOP_TRACKS, **SLOW_DOWN, body=SLOW_DOWN_BODY)
 
-    with pytest.raises(client.RateLimited) as raised:
-        client.get_top_tracks(alice_token)
+    with pytest.raises(spotify_client.RateLimited) as raised:
+        spotify_client.get_top_tracks(alice_token)
 
     assert raised.value.retry_after is None
 
@@ -181,65 +182,20 @@ def test_a_superscript_digit_cursor_reads_as_no_cursor(alice_token, fake_spotify
     body = edited(fake_spotify, RECENTLY_PLAYED, set_cursor_before)
     fake_spotify.answer_next(RECENTLY_PLAYED, headers=JSON, body=body)
 
-    recent = client.get_recently_played(alice_token)
+    recent = spotify_client.get_recently_played(alice_token)
 
     assert recent.cursor_before is None
     assert recent.items
 
 
 def test_a_play_time_past_year_9999_is_skipped(alice_token, fake_spotify):
-    real = client.get_recently_played(alice_token)
+    real = spotify_client.get_recently_played(alice_token)
     body = edited(fake_spotify, RECENTLY_PLAYED, set_first_played_at)
     fake_spotify.answer_next(RECENTLY_PLAYED, headers=JSON, body=body)
 
-    recent = client.get_recently_played(alice_token)
+    recent = spotify_client.get_recently_played(alice_token)
 
     assert len(recent.items) == len(real.items) - 1
-
-
-# --- the helpers -------------------------------------------------------------
-
-
-def _answer_with_retry_after(value):
-    response = requests.Response()
-    response.status_code = 429
-    response.headers["Retry-After"] = value
-    return response
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [("7", 7), (" 30 ", 30), ("²", None), ("٣", None), ("-1", None), ("1.5", None), ("", None)],
-)
-def test_retry_after_reads_only_ascii_digits(value, expected):
-    assert client._retry_after(_answer_with_retry_after(value)) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("1700000000000", 1700000000000),
-        (42, 42),
-        ("²", None),
-        ("٣", None),
-        ("x", None),
-        (None, None),
-        (True, None),
-    ],
-)
-def test_int_text_reads_only_ascii_digits(value, expected):
-    assert client._int_text(value) == expected
-
-
-@pytest.mark.parametrize("value", [FAR_FUTURE, "0001-01-01T00:00:00+01:00", "not a time", 17, None])
-def test_parse_time_gives_none_for_what_it_cannot_read(value):
-    assert client._parse_time(value) is None
-
-
-def test_parse_time_reads_spotifys_times_as_utc():
-    moment = client._parse_time("2026-05-01T12:30:00.123Z")
-
-    assert moment.isoformat() == "2026-05-01T12:30:00.123000+00:00"
 
 
 def test_hostile_links_and_images_from_spotify_never_reach_the_page(alice_browser, fake_spotify):

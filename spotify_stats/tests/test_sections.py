@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.template import loader
 
-from spotify_stats import client as spotify_client
+import spotify_client
 from spotify_stats import sections
 from spotify_stats.cache import listener_keys
 from spotify_stats.sections import Paging, Section

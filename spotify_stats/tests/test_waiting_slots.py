@@ -13,10 +13,10 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
+import spotify_client
 from accounts.models import SpotifyToken
 from accounts.tests.helpers import approve, browser, start_login
 from accounts.tokens import fresh_access_token
-from spotify_stats import client
 from spotify_stats.tests.helpers import SECTION_IDS, failed, html_of, section
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +29,7 @@ LATENCY = 1.5
 def one_slot(settings):
     """One thread of the process may wait on Spotify (as with WEB_THREADS=2)."""
     settings.SPOTIFY_WAITING_THREADS = 1
-    assert client.waiting_threads() == 0
+    assert spotify_client.waiting_threads() == 0
 
 
 @contextmanager
@@ -82,7 +82,7 @@ def test_a_cold_page_finding_no_slot_answers_at_once_without_calling_spotify(
     assert_answered_without_spotify(response, fake_spotify, "alice")
     # The slot is free again: alice's next page is fetched as usual.
     assert not failed(html_of(alice.get("/")), "top-tracks")
-    assert client.waiting_threads() == 0
+    assert spotify_client.waiting_threads() == 0
 
 
 def test_a_login_waiting_on_spotify_holds_a_slot(one_slot, browser_for, fake_spotify):
@@ -149,7 +149,7 @@ def test_with_one_slot_a_page_still_reaches_spotify_for_every_section_and_its_re
 
     assert not any(failed(html, section_id) for section_id in SECTION_IDS)
     assert fake_spotify.calls(path="/api/token") == 1
-    assert client.waiting_threads() == 0
+    assert spotify_client.waiting_threads() == 0
 
 
 def test_a_login_finding_no_slot_gets_a_busy_page_and_can_try_again(
@@ -183,20 +183,20 @@ def test_slots_are_counted_per_request_and_given_back_after_an_error(one_slot):
     leave = threading.Event()
 
     def hold():
-        with client.waiting_slot():
+        with spotify_client.waiting_slot():
             entered.set()
             leave.wait(10)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         holder = pool.submit(hold)
         assert entered.wait(10)
-        with pytest.raises(client.SpotifyBusy), client.waiting_slot():
+        with pytest.raises(spotify_client.SpotifyBusy), spotify_client.waiting_slot():
             pass
         leave.set()
         holder.result()
 
-    with pytest.raises(ValueError), client.waiting_slot():
-        with client.waiting_slot():  # nested: the same slot
-            assert client.waiting_threads() == 1
+    with pytest.raises(ValueError), spotify_client.waiting_slot():
+        with spotify_client.waiting_slot():  # nested: the same slot
+            assert spotify_client.waiting_threads() == 1
         raise ValueError
-    assert client.waiting_threads() == 0
+    assert spotify_client.waiting_threads() == 0

@@ -1,4 +1,4 @@
-"""spotify_stats.client against the fake Spotify, over real HTTP."""
+"""spotify_client against the fake Spotify, over real HTTP."""
 
 import logging
 import time
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from spotify_stats import client
+import spotify_client
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def in_seconds(seconds: float) -> float:
 
 
 def test_get_profile_reads_a_development_mode_profile(alice):
-    profile = client.get_profile(alice)
+    profile = spotify_client.get_profile(alice)
 
     assert profile.id == "alice"
     assert profile.name == "Alice Liddell"
@@ -34,7 +34,7 @@ def test_get_profile_reads_a_development_mode_profile(alice):
 
 
 def test_a_profile_without_a_display_name_is_named_by_its_id(fake_spotify, spotify_login):
-    profile = client.get_profile(spotify_login("nameless")["access_token"])
+    profile = spotify_client.get_profile(spotify_login("nameless")["access_token"])
 
     assert profile.display_name is None
     assert profile.name == "nameless"
@@ -42,7 +42,7 @@ def test_a_profile_without_a_display_name_is_named_by_its_id(fake_spotify, spoti
 
 
 def test_get_top_tracks_returns_a_page_of_tracks(alice):
-    page = client.get_top_tracks(alice, time_range="short_term", limit=50)
+    page = spotify_client.get_top_tracks(alice, time_range="short_term", limit=50)
 
     assert len(page.items) == 50
     assert page.total == 60
@@ -56,14 +56,14 @@ def test_get_top_tracks_returns_a_page_of_tracks(alice):
 
 
 def test_get_top_tracks_differs_by_time_range(alice):
-    short = client.get_top_tracks(alice, time_range="short_term", limit=10)
-    long = client.get_top_tracks(alice, time_range="long_term", limit=10)
+    short = spotify_client.get_top_tracks(alice, time_range="short_term", limit=10)
+    long = spotify_client.get_top_tracks(alice, time_range="long_term", limit=10)
 
     assert [t.id for t in short.items] != [t.id for t in long.items]
 
 
 def test_get_top_artists_returns_alices_favourite_first(alice):
-    page = client.get_top_artists(alice, limit=5)
+    page = spotify_client.get_top_artists(alice, limit=5)
 
     assert page.items[0].name == "Velvet Orchard"
     assert page.items[0].genres == ()
@@ -71,7 +71,7 @@ def test_get_top_artists_returns_alices_favourite_first(alice):
 
 
 def test_top_items_page_by_offset(alice):
-    rest = client.get_top_artists(alice, limit=50, offset=50)
+    rest = spotify_client.get_top_artists(alice, limit=50, offset=50)
 
     assert rest.offset == 50
     assert len(rest.items) == 5
@@ -84,7 +84,7 @@ def test_top_items_page_by_offset(alice):
 )
 def test_bad_arguments_are_refused_before_calling_spotify(fake_spotify, kwargs):
     with pytest.raises(ValueError):
-        client.get_top_tracks("fakeAT-unused", **kwargs)
+        spotify_client.get_top_tracks("fakeAT-unused", **kwargs)
 
     assert fake_spotify.calls() == 0
 
@@ -92,7 +92,7 @@ def test_bad_arguments_are_refused_before_calling_spotify(fake_spotify, kwargs):
 def test_get_playlists_page_reads_one_page(fake_spotify, spotify_login):
     token = spotify_login("collector")["access_token"]
 
-    page = client.get_playlists_page(token, limit=50, offset=100)
+    page = spotify_client.get_playlists_page(token, limit=50, offset=100)
 
     assert page.total == 120
     assert len(page.items) == 20
@@ -102,7 +102,7 @@ def test_get_playlists_page_reads_one_page(fake_spotify, spotify_login):
 def test_get_all_playlists_pages_through_all_120(fake_spotify, spotify_login):
     token = spotify_login("collector")["access_token"]
 
-    playlists = client.get_all_playlists(token)
+    playlists = spotify_client.get_all_playlists(token)
 
     assert len(playlists) == 120
     assert len({p.id for p in playlists}) == 120
@@ -110,11 +110,11 @@ def test_get_all_playlists_pages_through_all_120(fake_spotify, spotify_login):
 
 
 def test_get_all_playlists_of_a_listener_without_any_is_empty(fake_spotify, spotify_login):
-    assert client.get_all_playlists(spotify_login("nameless")["access_token"]) == []
+    assert spotify_client.get_all_playlists(spotify_login("nameless")["access_token"]) == []
 
 
 def test_get_recently_played_returns_recent_plays_newest_first(alice):
-    recent = client.get_recently_played(alice, limit=50)
+    recent = spotify_client.get_recently_played(alice, limit=50)
 
     assert len(recent.items) == 50
     moments = [play.played_at for play in recent.items]
@@ -127,22 +127,24 @@ def test_get_recently_played_returns_recent_plays_newest_first(alice):
 
 
 def test_get_recently_played_pages_back_with_the_before_cursor(alice):
-    first = client.get_recently_played(alice, limit=10)
+    first = spotify_client.get_recently_played(alice, limit=10)
 
-    older = client.get_recently_played(alice, limit=10, before=first.cursor_before)
+    older = spotify_client.get_recently_played(alice, limit=10, before=first.cursor_before)
 
     assert older.items[0].played_at < first.items[-1].played_at
 
 
 def test_get_recently_played_accepts_an_aware_datetime(alice):
-    recent = client.get_recently_played(alice, after=datetime.now(UTC) - timedelta(days=365))
+    recent = spotify_client.get_recently_played(
+        alice, after=datetime.now(UTC) - timedelta(days=365)
+    )
 
     assert recent.items
 
 
 def test_get_recently_played_refuses_before_and_after_together(fake_spotify):
     with pytest.raises(ValueError):
-        client.get_recently_played("fakeAT-unused", before=1, after=2)
+        spotify_client.get_recently_played("fakeAT-unused", before=1, after=2)
 
 
 # --- domain errors -----------------------------------------------------------
@@ -151,8 +153,8 @@ def test_get_recently_played_refuses_before_and_after_together(fake_spotify):
 def test_an_expired_access_token_raises_token_expired(fake_spotify, alice):
     fake_spotify.expire_access_tokens("alice")
 
-    with pytest.raises(client.TokenExpired) as raised:
-        client.get_profile(alice)
+    with pytest.raises(spotify_client.TokenExpired) as raised:
+        spotify_client.get_profile(alice)
 
     assert raised.value.status == 401
 
@@ -160,15 +162,15 @@ def test_an_expired_access_token_raises_token_expired(fake_spotify, alice):
 def test_a_listener_off_the_allow_list_raises_not_on_allow_list(fake_spotify, spotify_login):
     token = spotify_login("stranger")["access_token"]
 
-    with pytest.raises(client.NotOnAllowList):
-        client.get_top_tracks(token)
+    with pytest.raises(spotify_client.NotOnAllowList):
+        spotify_client.get_top_tracks(token)
 
 
 def test_a_429_without_a_deadline_raises_rate_limited_at_once(fake_spotify, alice):
     fake_spotify.fail_next("/v1/me/top/tracks", status=429, retry_after=1)
 
-    with pytest.raises(client.RateLimited) as raised:
-        client.get_top_tracks(alice)
+    with pytest.raises(spotify_client.RateLimited) as raised:
+        spotify_client.get_top_tracks(alice)
 
     assert raised.value.retry_after == 1
     assert fake_spotify.calls("/v1/me/top/tracks") == 1
@@ -177,7 +179,7 @@ def test_a_429_without_a_deadline_raises_rate_limited_at_once(fake_spotify, alic
 def test_a_429_whose_retry_after_fits_the_deadline_is_retried_once(fake_spotify, alice):
     fake_spotify.fail_next("/v1/me/top/tracks", status=429, retry_after=1)
 
-    page = client.get_top_tracks(alice, deadline=in_seconds(10))
+    page = spotify_client.get_top_tracks(alice, deadline=in_seconds(10))
 
     assert page.items
     assert fake_spotify.calls("/v1/me/top/tracks") == 2
@@ -186,8 +188,8 @@ def test_a_429_whose_retry_after_fits_the_deadline_is_retried_once(fake_spotify,
 def test_a_429_whose_retry_after_outlasts_the_deadline_is_not_waited_for(fake_spotify, alice):
     fake_spotify.fail_next("/v1/me/top/tracks", status=429, retry_after=30)
 
-    with pytest.raises(client.RateLimited) as raised:
-        client.get_top_tracks(alice, deadline=in_seconds(5))
+    with pytest.raises(spotify_client.RateLimited) as raised:
+        spotify_client.get_top_tracks(alice, deadline=in_seconds(5))
 
     assert raised.value.retry_after == 30
     assert fake_spotify.calls("/v1/me/top/tracks") == 1
@@ -196,8 +198,8 @@ def test_a_429_whose_retry_after_outlasts_the_deadline_is_not_waited_for(fake_sp
 def test_a_second_429_is_not_retried_again(fake_spotify, alice):
     fake_spotify.fail_next("/v1/me", n=2, status=429, retry_after=0)
 
-    with pytest.raises(client.RateLimited):
-        client.get_profile(alice, deadline=in_seconds(10))
+    with pytest.raises(spotify_client.RateLimited):
+        spotify_client.get_profile(alice, deadline=in_seconds(10))
 
     assert fake_spotify.calls("/v1/me") == 2
 
@@ -205,8 +207,8 @@ def test_a_second_429_is_not_retried_again(fake_spotify, alice):
 def test_a_quota_429_without_retry_after_carries_the_reason(fake_spotify, alice):
     fake_spotify.fail_next("/v1/me", status=429, reason="QUOTA_EXCEEDED")
 
-    with pytest.raises(client.RateLimited) as raised:
-        client.get_profile(alice, deadline=in_seconds(10))
+    with pytest.raises(spotify_client.RateLimited) as raised:
+        spotify_client.get_profile(alice, deadline=in_seconds(10))
 
     assert raised.value.retry_after is None
     assert raised.value.reason == "QUOTA_EXCEEDED"
@@ -215,7 +217,7 @@ def test_a_quota_429_without_retry_after_carries_the_reason(fake_spotify, alice)
 def test_a_500_is_retried_once_and_then_succeeds(fake_spotify, alice):
     fake_spotify.fail_next("/v1/me/playlists", status=500)
 
-    page = client.get_playlists_page(alice)
+    page = spotify_client.get_playlists_page(alice)
 
     assert page.items
     assert fake_spotify.calls("/v1/me/playlists") == 2
@@ -224,8 +226,8 @@ def test_a_500_is_retried_once_and_then_succeeds(fake_spotify, alice):
 def test_two_503s_raise_spotify_unavailable(fake_spotify, alice):
     fake_spotify.fail_next("/v1/me/playlists", n=2, status=503)
 
-    with pytest.raises(client.SpotifyUnavailable) as raised:
-        client.get_playlists_page(alice)
+    with pytest.raises(spotify_client.SpotifyUnavailable) as raised:
+        spotify_client.get_playlists_page(alice)
 
     assert raised.value.status == 503
     assert fake_spotify.calls("/v1/me/playlists") == 2
@@ -234,15 +236,15 @@ def test_two_503s_raise_spotify_unavailable(fake_spotify, alice):
 def test_a_5xx_is_not_retried_when_the_deadline_leaves_no_room(fake_spotify, alice):
     fake_spotify.fail_next("/v1/me", n=2, status=502)
 
-    with pytest.raises(client.SpotifyUnavailable):
-        client.get_profile(alice, deadline=in_seconds(0.3))
+    with pytest.raises(spotify_client.SpotifyUnavailable):
+        spotify_client.get_profile(alice, deadline=in_seconds(0.3))
 
     assert fake_spotify.calls("/v1/me") == 1
 
 
 def test_a_passed_deadline_raises_without_calling_spotify(fake_spotify, alice):
-    with pytest.raises(client.SpotifyUnavailable):
-        client.get_profile(alice, deadline=time.monotonic() - 1)
+    with pytest.raises(spotify_client.SpotifyUnavailable):
+        spotify_client.get_profile(alice, deadline=time.monotonic() - 1)
 
     assert fake_spotify.calls("/v1/me") == 0
 
@@ -250,8 +252,8 @@ def test_a_passed_deadline_raises_without_calling_spotify(fake_spotify, alice):
 def test_malformed_json_raises_bad_response(fake_spotify, alice):
     fake_spotify.malformed_next("/v1/me/top/artists")
 
-    with pytest.raises(client.BadResponse):
-        client.get_top_artists(alice)
+    with pytest.raises(spotify_client.BadResponse):
+        spotify_client.get_top_artists(alice)
 
     assert fake_spotify.calls("/v1/me/top/artists") == 1
 
@@ -259,8 +261,8 @@ def test_malformed_json_raises_bad_response(fake_spotify, alice):
 def test_another_4xx_raises_bad_response_without_retry(fake_spotify, alice):
     fake_spotify.fail_next("/v1/me", status=404)
 
-    with pytest.raises(client.BadResponse) as raised:
-        client.get_profile(alice)
+    with pytest.raises(spotify_client.BadResponse) as raised:
+        spotify_client.get_profile(alice)
 
     assert raised.value.status == 404
     assert fake_spotify.calls("/v1/me") == 1
@@ -270,8 +272,8 @@ def test_a_hanging_spotify_gives_up_within_the_read_timeout(fake_spotify, alice,
     settings.SPOTIFY_READ_TIMEOUT = 0.2
     fake_spotify.hang_next("/v1/me/top/tracks", n=2, seconds=30)
 
-    with pytest.raises(client.SpotifyUnavailable):
-        client.get_top_tracks(alice)
+    with pytest.raises(spotify_client.SpotifyUnavailable):
+        spotify_client.get_top_tracks(alice)
 
     assert fake_spotify.calls("/v1/me/top/tracks") == 2  # tried, retried once
 
@@ -279,21 +281,21 @@ def test_a_hanging_spotify_gives_up_within_the_read_timeout(fake_spotify, alice,
 def test_an_unreachable_spotify_raises_spotify_unavailable(fake_spotify, settings):
     settings.SPOTIFY_API_BASE_URL = "http://127.0.0.1:9/v1"  # the discard port: refused
 
-    with pytest.raises(client.SpotifyUnavailable):
-        client.get_profile("fakeAT-unused")
+    with pytest.raises(spotify_client.SpotifyUnavailable):
+        spotify_client.get_profile("fakeAT-unused")
 
 
 def test_every_domain_error_is_a_spotify_error():
     for error in (
-        client.TokenExpired,
-        client.NotOnAllowList,
-        client.RateLimited,
-        client.SpotifyUnavailable,
-        client.BadResponse,
-        client.TokenRevoked,
-        client.TokenEndpointError,
+        spotify_client.TokenExpired,
+        spotify_client.NotOnAllowList,
+        spotify_client.RateLimited,
+        spotify_client.SpotifyUnavailable,
+        spotify_client.BadResponse,
+        spotify_client.TokenRevoked,
+        spotify_client.TokenEndpointError,
     ):
-        assert issubclass(error, client.SpotifyError)
+        assert issubclass(error, spotify_client.SpotifyError)
 
 
 # --- refreshing --------------------------------------------------------------
@@ -302,23 +304,23 @@ def test_every_domain_error_is_a_spotify_error():
 def test_refresh_with_rotation_returns_a_new_refresh_token(fake_spotify, spotify_login):
     old = spotify_login("alice")["refresh_token"]
 
-    grant = client.refresh_access_token(old)
+    grant = spotify_client.refresh_access_token(old)
 
     assert grant.access_token.startswith("fakeAT-")
     assert grant.refresh_token.startswith("fakeRT-")
     assert grant.refresh_token != old
     assert grant.expires_in == 3600
-    assert client.get_profile(grant.access_token).id == "alice"
-    with pytest.raises(client.TokenRevoked):
-        client.refresh_access_token(old)
+    assert spotify_client.get_profile(grant.access_token).id == "alice"
+    with pytest.raises(spotify_client.TokenRevoked):
+        spotify_client.refresh_access_token(old)
 
 
 def test_refresh_without_rotation_keeps_the_old_refresh_token(fake_spotify, spotify_login):
     fake_spotify.set_rotation(False)
     old = spotify_login("alice")["refresh_token"]
 
-    first = client.refresh_access_token(old)
-    second = client.refresh_access_token(old)
+    first = spotify_client.refresh_access_token(old)
+    second = spotify_client.refresh_access_token(old)
 
     assert first.refresh_token is None
     assert second.access_token != first.access_token
@@ -329,8 +331,8 @@ def test_a_revoked_refresh_token_raises_token_revoked(fake_spotify, spotify_logi
     fake_spotify.revoke("bob")
     fake_spotify.reset_counters()
 
-    with pytest.raises(client.TokenRevoked):
-        client.refresh_access_token(old)
+    with pytest.raises(spotify_client.TokenRevoked):
+        spotify_client.refresh_access_token(old)
 
     assert fake_spotify.calls("/api/token", "bob") == 1  # never retried
 
@@ -339,8 +341,8 @@ def test_wrong_client_credentials_raise_token_endpoint_error(fake_spotify, spoti
     old = spotify_login("bob")["refresh_token"]
     settings.SPOTIFY_CLIENT_SECRET = "not-the-secret"
 
-    with pytest.raises(client.TokenEndpointError) as raised:
-        client.refresh_access_token(old)
+    with pytest.raises(spotify_client.TokenEndpointError) as raised:
+        spotify_client.refresh_access_token(old)
 
     assert "invalid_client" in str(raised.value)
 
@@ -350,8 +352,8 @@ def test_a_failing_token_endpoint_is_not_retried(fake_spotify, spotify_login):
     fake_spotify.fail_next("/api/token", status=500)
     fake_spotify.reset_counters()
 
-    with pytest.raises(client.SpotifyUnavailable):
-        client.refresh_access_token(old)
+    with pytest.raises(spotify_client.SpotifyUnavailable):
+        spotify_client.refresh_access_token(old)
 
     # Spotify may have rotated the token before failing: a blind retry could
     # turn a hiccup into a logout.
@@ -362,11 +364,11 @@ def test_tokens_appear_in_neither_logs_nor_reprs(fake_spotify, spotify_login, ca
     caplog.set_level(logging.DEBUG)
     tokens = spotify_login("alice")
 
-    grant = client.refresh_access_token(tokens["refresh_token"])
-    client.get_profile(grant.access_token)
+    grant = spotify_client.refresh_access_token(tokens["refresh_token"])
+    spotify_client.get_profile(grant.access_token)
     fake_spotify.fail_next("/v1/me", n=2, status=503)
-    with pytest.raises(client.SpotifyUnavailable):
-        client.get_profile(grant.access_token)
+    with pytest.raises(spotify_client.SpotifyUnavailable):
+        spotify_client.get_profile(grant.access_token)
 
     text = caplog.text + repr(grant)
     assert "Spotify GET /v1/me 200" in caplog.text
@@ -375,7 +377,7 @@ def test_tokens_appear_in_neither_logs_nor_reprs(fake_spotify, spotify_login, ca
 
 
 def test_rate_limited_takes_retry_after_first():
-    error = client.RateLimited(30, reason="QUOTA_EXCEEDED")
+    error = spotify_client.RateLimited(30, reason="QUOTA_EXCEEDED")
 
     assert (error.retry_after, error.reason, error.status) == (30, "QUOTA_EXCEEDED", 429)
 
@@ -393,9 +395,9 @@ def test_choose_image_prefers_the_smallest_at_least_the_wanted_size():
         {"url": f"{CDN}/small", "width": 60, "height": 60},
     ]
 
-    assert client.choose_image(images).url == f"{CDN}/mid"
-    assert client.choose_image(images, min_size=32).url == f"{CDN}/small"
-    assert client.choose_image(images, min_size=1000).url == f"{CDN}/big"
+    assert spotify_client.choose_image(images).url == f"{CDN}/mid"
+    assert spotify_client.choose_image(images, min_size=32).url == f"{CDN}/small"
+    assert spotify_client.choose_image(images, min_size=1000).url == f"{CDN}/big"
 
 
 @pytest.mark.parametrize(
@@ -408,7 +410,7 @@ def test_choose_image_prefers_the_smallest_at_least_the_wanted_size():
     ],
 )
 def test_choose_image_tolerates_null_empty_and_unsized_images(images, expected):
-    image = client.choose_image(images)
+    image = spotify_client.choose_image(images)
 
     assert (image.url if image else None) == expected
 
@@ -430,9 +432,9 @@ def test_objects_full_of_nulls_still_parse():
         "genres": None,
     }
 
-    track = client.parse_track(nulls)
-    artist = client.parse_artist(nulls)
-    playlist = client.parse_playlist(nulls)
+    track = spotify_client.parse_track(nulls)
+    artist = spotify_client.parse_artist(nulls)
+    playlist = spotify_client.parse_playlist(nulls)
 
     assert (track.name, track.album, track.artists, track.is_local) == ("", None, (), False)
     assert (artist.genres, artist.followers, artist.image) == ((), None, None)
@@ -441,17 +443,17 @@ def test_objects_full_of_nulls_still_parse():
         None,
         False,
     )
-    assert client.parse_play({"track": None, "played_at": "2026-11-29T10:00:00Z"}) is None
+    assert spotify_client.parse_play({"track": None, "played_at": "2026-11-29T10:00:00Z"}) is None
 
 
 def test_a_profile_without_an_id_is_a_bad_response():
-    with pytest.raises(client.BadResponse):
-        client.parse_profile({"display_name": "Nobody"})
+    with pytest.raises(spotify_client.BadResponse):
+        spotify_client.parse_profile({"display_name": "Nobody"})
 
 
 def test_a_page_without_items_is_a_bad_response():
-    with pytest.raises(client.BadResponse):
-        client.parse_page({"total": 3}, client.parse_track, limit=20, offset=0)
+    with pytest.raises(spotify_client.BadResponse):
+        spotify_client.parse_page({"total": 3}, spotify_client.parse_track, limit=20, offset=0)
 
 
 # --- links and images: only Spotify's ----------------------------------------
@@ -504,11 +506,11 @@ HOSTILE_IMAGES = [
 def test_a_link_that_is_not_open_spotify_com_over_https_is_dropped(link):
     body = {"name": "Song", "external_urls": {"spotify": link}}
 
-    assert client.parse_track(body).url is None
-    assert client.parse_artist(body).url is None
-    assert client.parse_album(body).url is None
-    assert client.parse_playlist({**body, "owner": body}).owner_url is None
-    assert client.parse_profile({"id": "alice", **body}).url is None
+    assert spotify_client.parse_track(body).url is None
+    assert spotify_client.parse_artist(body).url is None
+    assert spotify_client.parse_album(body).url is None
+    assert spotify_client.parse_playlist({**body, "owner": body}).owner_url is None
+    assert spotify_client.parse_profile({"id": "alice", **body}).url is None
 
 
 @pytest.mark.parametrize(
@@ -519,16 +521,16 @@ def test_a_link_that_is_not_open_spotify_com_over_https_is_dropped(link):
     ],
 )
 def test_an_open_spotify_com_link_is_kept(link):
-    assert client.parse_track({"external_urls": {"spotify": link}}).url == link
+    assert spotify_client.parse_track({"external_urls": {"spotify": link}}).url == link
 
 
 @pytest.mark.parametrize("url", HOSTILE_IMAGES)
 def test_an_image_that_is_not_on_spotifys_cdn_is_dropped(url):
     images = [{"url": url, "width": 64, "height": 64}]
 
-    assert client.choose_image(images) is None
-    assert client.parse_profile({"id": "alice", "images": images}).image is None
-    assert client.parse_album({"name": "A", "images": images}).image is None
+    assert spotify_client.choose_image(images) is None
+    assert spotify_client.parse_profile({"id": "alice", "images": images}).image is None
+    assert spotify_client.parse_album({"name": "A", "images": images}).image is None
 
 
 def test_a_hostile_image_gives_way_to_spotifys_own():
@@ -537,7 +539,7 @@ def test_a_hostile_image_gives_way_to_spotifys_own():
         {"url": "https://mosaic.scdn.co/640/abc", "width": 640, "height": 640},
     ]
 
-    assert client.choose_image(images).url == "https://mosaic.scdn.co/640/abc"
+    assert spotify_client.choose_image(images).url == "https://mosaic.scdn.co/640/abc"
 
 
 @pytest.mark.parametrize(
@@ -550,7 +552,7 @@ def test_a_hostile_image_gives_way_to_spotifys_own():
     ],
 )
 def test_images_on_spotifys_cdns_are_kept(url):
-    assert client.choose_image([{"url": url, "width": 64}]).url == url
+    assert spotify_client.choose_image([{"url": url, "width": 64}]).url == url
 
 
 def test_the_configured_fake_spotifys_images_are_kept_and_no_other_origins(settings):
@@ -559,9 +561,9 @@ def test_the_configured_fake_spotifys_images_are_kept_and_no_other_origins(setti
     fake = "http://127.0.0.1:8001/images/user-alice-64.svg"
     other_port = "http://127.0.0.1:8002/images/user-alice-64.svg"
 
-    assert client.choose_image([{"url": fake}]).url == fake
-    assert client.choose_image([{"url": other_port}]) is None
+    assert spotify_client.choose_image([{"url": fake}]).url == fake
+    assert spotify_client.choose_image([{"url": other_port}]) is None
 
     settings.SPOTIFY_AUTH_BASE_URL = "https://accounts.spotify.com"
     settings.SPOTIFY_API_BASE_URL = "https://api.spotify.com/v1"
-    assert client.choose_image([{"url": fake}]) is None
+    assert spotify_client.choose_image([{"url": fake}]) is None

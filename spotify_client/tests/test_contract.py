@@ -9,8 +9,8 @@ really exercised.
 import pytest
 import requests
 
+import spotify_client
 from devtools.fakespotify.data import TIME_RANGES, demo_listeners
-from spotify_stats import client
 
 LISTENERS = [listener.id for listener in demo_listeners() if listener.allowed]
 
@@ -39,7 +39,7 @@ def spotify_url(body: dict) -> str | None:
     return (body.get("external_urls") or {}).get("spotify")
 
 
-def assert_track_matches(track: client.Track, body: dict) -> None:
+def assert_track_matches(track: spotify_client.Track, body: dict) -> None:
     assert track.id == body["id"]
     assert track.name == body["name"]
     assert track.url == spotify_url(body)
@@ -54,7 +54,7 @@ def assert_track_matches(track: client.Track, body: dict) -> None:
         assert track.album.image is None
 
 
-def assert_artist_matches(artist: client.Artist, body: dict) -> None:
+def assert_artist_matches(artist: spotify_client.Artist, body: dict) -> None:
     assert artist.id == body["id"]
     assert artist.name == body["name"]
     assert artist.genres == tuple(body.get("genres", ()))
@@ -63,7 +63,7 @@ def assert_artist_matches(artist: client.Artist, body: dict) -> None:
     assert artist.image.width == 64
 
 
-def assert_playlist_matches(playlist: client.Playlist, body: dict) -> None:
+def assert_playlist_matches(playlist: spotify_client.Playlist, body: dict) -> None:
     assert playlist.id == body["id"]
     assert playlist.name == body["name"]
     count_source = body.get("items") or body.get("tracks")
@@ -84,7 +84,7 @@ def test_the_profile_parses_with_exactly_the_fields_spotify_sent(listener, spoti
     token = spotify_login(listener)["access_token"]
 
     body = raw(token, "/me")
-    profile = client.get_profile(token)
+    profile = spotify_client.get_profile(token)
 
     assert profile.id == body["id"]
     assert profile.display_name == body["display_name"]
@@ -102,8 +102,8 @@ def test_top_tracks_and_artists_parse_on_every_page(listener, time_range, spotif
     token = spotify_login(listener)["access_token"]
 
     for path, fetch, check in (
-        ("/me/top/tracks", client.get_top_tracks, assert_track_matches),
-        ("/me/top/artists", client.get_top_artists, assert_artist_matches),
+        ("/me/top/tracks", spotify_client.get_top_tracks, assert_track_matches),
+        ("/me/top/artists", spotify_client.get_top_artists, assert_artist_matches),
     ):
         for offset in (0, 50):
             body = raw(token, path, time_range=time_range, limit=50, offset=offset)
@@ -127,7 +127,7 @@ def test_all_playlists_parse(listener, spotify_login, raw):
         offset += 50
         if body["next"] is None:
             break
-    playlists = client.get_all_playlists(token)
+    playlists = spotify_client.get_all_playlists(token)
 
     assert len(playlists) == len(bodies)
     for parsed, body in zip(playlists, bodies, strict=True):
@@ -139,7 +139,7 @@ def test_recently_played_parses_page_after_page(listener, spotify_login, raw):
     token = spotify_login(listener)["access_token"]
 
     body = raw(token, "/me/player/recently-played", limit=50)
-    recent = client.get_recently_played(token, limit=50)
+    recent = spotify_client.get_recently_played(token, limit=50)
     assert len(recent.items) == len(body["items"])
     for play, item in zip(recent.items, body["items"], strict=True):
         assert_track_matches(play.track, item["track"])
@@ -149,7 +149,7 @@ def test_recently_played_parses_page_after_page(listener, spotify_login, raw):
             == (item["played_at"])
         )
     if recent.cursor_before is not None:
-        older = client.get_recently_played(token, limit=50, before=recent.cursor_before)
+        older = spotify_client.get_recently_played(token, limit=50, before=recent.cursor_before)
         assert all(play.played_at < recent.items[-1].played_at for play in older.items)
 
 
@@ -161,20 +161,20 @@ def test_development_mode_fields_are_really_missing_for_alice(spotify_login, raw
     track = raw(token, "/me/top/tracks", limit=1)["items"][0]
     playlist = raw(token, "/me/playlists", limit=1)["items"][0]
 
-    assert "email" not in me and client.get_profile(token).email is None
+    assert "email" not in me and spotify_client.get_profile(token).email is None
     assert "genres" not in artist and "popularity" not in artist
     assert "popularity" not in track
     assert "tracks" not in playlist
-    assert client.get_top_artists(token, limit=1).items[0].genres == ()
+    assert spotify_client.get_top_artists(token, limit=1).items[0].genres == ()
 
 
 def test_the_legacy_listener_fills_the_extended_fields(spotify_login):
     token = spotify_login("legacy")["access_token"]
 
-    profile = client.get_profile(token)
-    artist = client.get_top_artists(token, limit=1).items[0]
-    track = client.get_top_tracks(token, limit=1).items[0]
-    playlists = client.get_all_playlists(token)
+    profile = spotify_client.get_profile(token)
+    artist = spotify_client.get_top_artists(token, limit=1).items[0]
+    track = spotify_client.get_top_tracks(token, limit=1).items[0]
+    playlists = spotify_client.get_all_playlists(token)
 
     assert profile.email == "legacy@example.com"
     assert profile.country == "NZ"
@@ -188,7 +188,7 @@ def test_the_legacy_listener_fills_the_extended_fields(spotify_login):
 def test_local_tracks_and_null_entries_parse(spotify_login):
     token = spotify_login("carol")["access_token"]
 
-    page = client.get_top_tracks(token, limit=10)
+    page = spotify_client.get_top_tracks(token, limit=10)
 
     local = next(track for track in page.items if track.is_local)
     assert local.id is None
@@ -199,8 +199,8 @@ def test_local_tracks_and_null_entries_parse(spotify_login):
 
 
 def test_html_and_unicode_names_arrive_unchanged(spotify_login):
-    html_top = client.get_top_artists(spotify_login("html")["access_token"], limit=5)
-    unicode_top = client.get_top_artists(spotify_login("unicode")["access_token"], limit=5)
+    html_top = spotify_client.get_top_artists(spotify_login("html")["access_token"], limit=5)
+    unicode_top = spotify_client.get_top_artists(spotify_login("unicode")["access_token"], limit=5)
 
     assert '<script>alert("x")</script>' in {artist.name for artist in html_top.items}
     assert {"Björk", "坂本龍一"} <= {artist.name for artist in unicode_top.items}
@@ -209,16 +209,16 @@ def test_html_and_unicode_names_arrive_unchanged(spotify_login):
 @pytest.mark.parametrize(
     "call",
     [
-        client.get_profile,
-        client.get_top_tracks,
-        client.get_top_artists,
-        client.get_playlists_page,
-        client.get_all_playlists,
-        client.get_recently_played,
+        spotify_client.get_profile,
+        spotify_client.get_top_tracks,
+        spotify_client.get_top_artists,
+        spotify_client.get_playlists_page,
+        spotify_client.get_all_playlists,
+        spotify_client.get_recently_played,
     ],
 )
 def test_a_listener_off_the_allow_list_is_refused_by_every_call(call, spotify_login):
     token = spotify_login("stranger")["access_token"]
 
-    with pytest.raises(client.NotOnAllowList):
+    with pytest.raises(spotify_client.NotOnAllowList):
         call(token)
