@@ -7,9 +7,18 @@ neighbour app's schema, or names Euterpe has not created yet (django_migrations,
 django_session) would resolve to the neighbour's tables while `current_schema()`
 still looks right. So Euterpe fails closed: the effective path,
 `current_schemas(false)` (pg_catalog and pg_temp are implicit), must be
-DATABASE_SCHEMA alone. It is checked as each process's first connection starts,
-when a process starts serving, in `migrate` before its first write and in
-`dbcheck`; anything else refuses to run.
+DATABASE_SCHEMA alone, or it refuses to run.
+
+One check (:func:`check_search_path`, one query), run in these places:
+
+- The guard: the database backend's connection hook (:func:`guard_connection`,
+  called by euterpe_site.postgresql) checks each process's first connection,
+  whatever the process runs (web, migrate, purge_expired, shell), before
+  anything can be written. It lets a schema that does not exist yet through, so
+  that `migrate` can create it.
+- The start-up check: :func:`verify_at_startup`, as a gunicorn worker boots,
+  also refuses a missing schema, and exits so that gunicorn stops.
+- `migrate` before its first write and `dbcheck` call :func:`verify_schema`.
 """
 
 import logging
@@ -18,7 +27,6 @@ import sys
 from django.conf import settings
 from django.db import DatabaseError, ProgrammingError, connection
 from django.db.backends.base.base import NO_DB_ALIAS
-from django.http import HttpResponse
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +82,26 @@ def ensure_schema(conn):
     return True
 
 
-def _search_path(cursor):
-    """(effective schemas, search_path setting) of the connection."""
+def check_search_path(cursor, *, missing_ok=False):
+    """The search_path when the connection searches DATABASE_SCHEMA alone; else SchemaMismatch.
+
+    With ``missing_ok``, a path naming DATABASE_SCHEMA alone whose schema does
+    not exist yet (``current_schemas()`` is empty) passes too, and None is
+    returned: nothing can be written then, and `migrate` must be able to create it.
+    """
+    expected = settings.DATABASE_SCHEMA
     cursor.execute("SELECT current_schemas(false)::text[], current_setting('search_path')")
     schemas, search_path = cursor.fetchone()
-    return list(schemas), search_path
+    if list(schemas) == [expected]:
+        return search_path
+    if not schemas and _names_only(search_path, expected):
+        if missing_ok:
+            return None
+        raise SchemaMismatch(
+            f"Refusing to run: schema {expected!r} does not exist or this role may not use "
+            f"it (search_path {search_path!r}). Run `manage.py migrate` to create it."
+        )
+    raise SchemaMismatch(_mismatch_message(list(schemas), search_path))
 
 
 def _names_only(search_path, name):
@@ -88,18 +111,9 @@ def _names_only(search_path, name):
 
 def verify_schema(conn):
     """Return the search_path, or raise SchemaMismatch unless the connection
-    searches DATABASE_SCHEMA alone."""
-    expected = settings.DATABASE_SCHEMA
+    searches DATABASE_SCHEMA alone (a missing schema refused too)."""
     with conn.cursor() as cursor:
-        schemas, search_path = _search_path(cursor)
-    if schemas == [expected]:
-        return search_path
-    if not schemas and _names_only(search_path, expected):
-        raise SchemaMismatch(
-            f"Refusing to run: schema {expected!r} does not exist or this role may not use "
-            f"it (search_path {search_path!r}). Run `manage.py migrate` to create it."
-        )
-    raise SchemaMismatch(_mismatch_message(schemas, search_path))
+        return check_search_path(cursor)
 
 
 # Aliases whose connections this process has seen searching DATABASE_SCHEMA alone.
@@ -110,21 +124,15 @@ def guard_connection(conn):
     """Raise SchemaMismatch unless a new connection searches DATABASE_SCHEMA alone.
 
     Runs as each connection starts (with the pool, at every checkout) but queries
-    once per process and alias. A missing schema (the path names DATABASE_SCHEMA
-    alone and current_schemas() is empty) is let through: nothing can be written
-    then, and `migrate` must be able to create it. Django's own connection to the
+    once per process and alias, once it passed. A schema that does not exist yet
+    is let through (see :func:`check_search_path`). Django's own connection to the
     `postgres` database (creating the test database) is left alone.
     """
     if conn.alias in _checked_aliases or conn.alias == NO_DB_ALIAS:
         return
-    expected = settings.DATABASE_SCHEMA
     with conn.connection.cursor() as cursor:
-        schemas, search_path = _search_path(cursor)
-    if not schemas and _names_only(search_path, expected):
-        return
-    if schemas != [expected]:
-        raise SchemaMismatch(_mismatch_message(schemas, search_path))
-    _checked_aliases.add(conn.alias)
+        if check_search_path(cursor, missing_ok=True) is not None:
+            _checked_aliases.add(conn.alias)
 
 
 def _mismatch_message(schemas, search_path):
@@ -137,28 +145,17 @@ def _mismatch_message(schemas, search_path):
     )
 
 
-class _Guard:
-    """Remembers, per process, whether the schema check has passed."""
-
-    verified = False
-
-    def check(self):
-        if not self.verified:
-            verify_schema(connection)
-            self.verified = True
-
-
-guard = _Guard()
-
-
 def verify_at_startup():
-    """Called by wsgi.py as a worker boots: exit on a wrong schema.
+    """The start-up check, called by wsgi.py as a worker boots: exit on a wrong schema.
 
-    When the database cannot be reached at boot, the check is left to the first
-    request (SchemaGuardMiddleware) rather than refusing to boot.
+    Connecting runs the guard; a schema the guard let through because it does
+    not exist yet is refused here. When the database cannot be reached at boot,
+    the worker boots anyway: the guard checks the first connection that opens.
     """
     try:
-        guard.check()
+        connection.ensure_connection()
+        if connection.alias not in _checked_aliases:
+            verify_schema(connection)
     except SchemaMismatch as error:
         print(error, file=sys.stderr, flush=True)
         # 3 is gunicorn's "worker failed to boot": the master stops instead of
@@ -169,31 +166,3 @@ def verify_at_startup():
     finally:
         # Hand the connection back to the pool rather than hold it while idle.
         connection.close()
-
-
-class SchemaGuardMiddleware:
-    """Answers 503 rather than serve from a connection in the wrong schema.
-
-    The check runs on the request's own connection and leaves it open: the
-    request may be inside a transaction, and Django closes it when the request
-    ends.
-    """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        if not guard.verified:
-            try:
-                guard.check()
-            except SchemaMismatch as error:
-                logger.critical("%s", error)
-                return HttpResponse(
-                    "Euterpe is misconfigured: wrong database schema.",
-                    status=503,
-                    content_type="text/plain",
-                )
-            except DatabaseError:
-                # The database is down; the view's own query will say so.
-                logger.warning("Schema check deferred: the database is unreachable")
-        return self.get_response(request)

@@ -2,9 +2,8 @@
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
+from django.db import connection, connections
 
-from accounts.models import ListenerSession as Session
 from devtools.neighbour import NEIGHBOUR_TABLES, fingerprint
 from devtools.processes import manage, run_python
 from euterpe_site import schema
@@ -182,35 +181,6 @@ def test_a_search_path_in_the_database_url_cannot_move_euterpe_out_of_its_schema
     assert "schema 'euterpe' does not exist" in result.stderr
 
 
-def test_the_middleware_answers_503_and_writes_nothing_on_a_wrong_schema(client, db, monkeypatch):
-    User.objects.create_superuser("ops", "ops@example.com", "a-long-password-1")
-    monkeypatch.setattr(schema.guard, "verified", False)
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL search_path TO public")
-
-    response = client.post(
-        "/admin/login/?next=/admin/",
-        {"username": "ops", "password": "a-long-password-1"},
-    )
-
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL search_path TO euterpe")
-    assert response.status_code == 503
-    assert response.content == b"Euterpe is misconfigured: wrong database schema."
-    assert not Session.objects.exists()
-    assert User.objects.get(username="ops").last_login is None
-    assert not schema.guard.verified
-
-
-def test_the_middleware_checks_once_and_then_serves(client, db, monkeypatch):
-    monkeypatch.setattr(schema.guard, "verified", False)
-
-    first = client.get("/health")
-
-    assert first.status_code == 200
-    assert schema.guard.verified
-
-
 def test_wsgi_refuses_to_boot_when_the_schema_does_not_exist(db):
     env = production_env(connection.settings_dict["NAME"], DATABASE_SCHEMA="nowhere")
 
@@ -230,7 +200,8 @@ def test_wsgi_boots_when_the_schema_is_right(db):
     env = production_env(connection.settings_dict["NAME"])
 
     result = run_python(
-        "import euterpe_site.wsgi; from euterpe_site.schema import guard; print(guard.verified)",
+        "import euterpe_site.wsgi; from euterpe_site import schema; "
+        "print('default' in schema._checked_aliases)",
         env,
     )
 
@@ -289,6 +260,52 @@ def test_a_connection_whose_path_names_another_missing_schema_is_refused(db):
             missing.ensure_connection()
     finally:
         missing.close()
+
+
+def test_a_request_whose_connection_searches_another_schema_writes_nothing(client, db, monkeypatch):
+    """The guard on the web: a worker that booted while the database was down, which
+    then comes back behind a pooler that drops the startup option (the path is
+    `public`, where the neighbour has a django_session), writes no session there."""
+    User.objects.create_superuser("ops", "ops@example.com", "a-long-password-1")
+    monkeypatch.setattr(schema, "_checked_aliases", set())
+    test_connection = connections["default"]
+    wrong = _wrapper_with_search_path("public", alias="default")
+    connections._connections.default = wrong
+    try:
+        with pytest.raises(schema.SchemaMismatch, match="searches 'public' "):
+            client.post(
+                "/admin/login/?next=/admin/",
+                {"username": "ops", "password": "a-long-password-1"},
+            )
+    finally:
+        wrong.close()
+        connections._connections.default = test_connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM public.django_session")
+        assert cursor.fetchone() == (1,)  # the neighbour's own
+    assert User.objects.get(username="ops").last_login is None
+
+
+def test_the_guard_queries_once_per_process_and_alias(db, monkeypatch):
+    monkeypatch.setattr(schema, "_checked_aliases", set())
+    checked = []
+    check = schema.check_search_path
+
+    def counting(cursor, **kwargs):
+        checked.append(kwargs)
+        return check(cursor, **kwargs)
+
+    monkeypatch.setattr(schema, "check_search_path", counting)
+    for _ in range(2):
+        fresh = _wrapper_with_search_path("euterpe", alias="checked_once")
+        try:
+            fresh.ensure_connection()
+        finally:
+            fresh.close()
+
+    assert checked == [{"missing_ok": True}]
+    assert "checked_once" in schema._checked_aliases
 
 
 def test_a_management_command_refuses_to_run_in_the_wrong_schema(db):
