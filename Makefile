@@ -14,7 +14,7 @@ FIND_PYTHON = for candidate in python3.13 python3.12 python3 \
 	     $$candidate -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    echo $$candidate; break; fi; done
 
-.PHONY: run test lint format e2e bench loadtest clean
+.PHONY: run test lint format e2e audit bench loadtest clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@python=$$($(FIND_PYTHON)); \
@@ -38,9 +38,23 @@ test: $(STAMP)
 	# Smoke test through a private throwaway PostgreSQL, so that path cannot rot.
 	EUTERPE_PRIVATE_POSTGRES=1 $(PY) -m devtools.localdb run -- $(PY) -m pytest -m smoke -p no:cacheprovider
 
-# Browser journeys in Debian's Chromium (installed here when run as root).
+# The browser tools pinned in package-lock.json (axe-core, Lighthouse), installed
+# by `npm ci` when node_modules is missing or older than the lock.
+NODE_STAMP := node_modules/.package-lock.json
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "The browser checks need Node.js 20 and npm (e.g. 'apt-get install nodejs npm')." >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Browser journeys in Debian's Chromium (installed here when run as root), with
+# axe-core checking every page they visit.
 CHROMIUM := /usr/bin/chromium
-e2e: $(STAMP)
+e2e: $(STAMP) $(NODE_STAMP) chromium
+	$(PY) -m devtools.localdb run -- $(PY) -m pytest -m e2e e2e/ -p no:cacheprovider
+
+.PHONY: chromium
+chromium:
 	@if [ ! -x $(CHROMIUM) ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "Installing Debian's chromium for the browser tests"; \
@@ -49,7 +63,6 @@ e2e: $(STAMP)
 	    echo "The browser tests need Chromium at $(CHROMIUM)." >&2; \
 	    echo "Install it with 'sudo apt-get install chromium' (Debian) or 'sudo apt-get install chromium-browser' (Ubuntu), then run make e2e again." >&2; \
 	    exit 1; fi; fi
-	$(PY) -m devtools.localdb run -- $(PY) -m pytest -m e2e e2e/ -p no:cacheprovider
 
 # Dashboard benchmark: prints a table and writes it to docs/benchmarks.md.
 bench: $(STAMP)
@@ -69,4 +82,4 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 
 clean:
-	rm -rf $(VENV) staticfiles var .pytest_cache .ruff_cache .coverage .coverage.*
+	rm -rf $(VENV) node_modules staticfiles var .pytest_cache .ruff_cache .coverage .coverage.*

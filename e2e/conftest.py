@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from devtools.stack import BASE_DIR, Stack
-from e2e.support import DESKTOP, Watch
+from e2e.support import AXE_PATH, DESKTOP, Watch
 
 CHROMIUM = os.environ.get("EUTERPE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -42,6 +42,8 @@ def pytest_collection_modifyitems(items):
 def browser_type_launch_args(browser_type_launch_args):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"No Chromium at {CHROMIUM}: run `apt-get install chromium` (or `make e2e`)")
+    if not AXE_PATH.exists():
+        pytest.fail(f"No axe-core at {AXE_PATH}: run `npm ci` (or `make e2e`)")
     return {
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
@@ -76,8 +78,8 @@ def stack():
 def open_page(browser, browser_context_args, stack):
     """``open_page()`` -> a page in a new browser context (its own cookie jar), watched.
 
-    At the end of the test, any console error, page error, CSP violation or
-    Euterpe page without a CSP header in any of them fails the test.
+    At the end of the test, any console error, page error, CSP violation, axe-core
+    violation or Euterpe page without a CSP header in any of them fails the test.
     """
     contexts = []
     watches = []
@@ -92,8 +94,13 @@ def open_page(browser, browser_context_args, stack):
 
     yield factory
 
+    for watch, context in zip(watches, contexts, strict=True):
+        if context.pages:
+            watch.settle(context.pages[0])
     for context in contexts:
         context.close()
+    for watch in watches:
+        watch.check_pages(browser, browser_context_args)
     problems = [problem for watch in watches for problem in watch.report()]
     assert not problems, "\n".join(problems)
 

@@ -80,20 +80,33 @@ def test_switching_time_ranges_shows_the_choice_and_keeps_it_in_the_url(open_pag
     expect(tabs.locator("[aria-current=page]")).to_contain_text("4 weeks")
 
 
-def test_scrolling_to_the_last_of_120_playlists(open_page, stack):
+def test_120_playlists_show_ten_then_all_in_place(open_page, stack):
     page = open_page()
     log_in(page, stack, "collector")
-    playlists = page.locator("#playlists li")
+    section = page.locator("#playlists")
+    playlists = section.locator("li")
     expect(playlists).to_have_count(120)
+    expect(section.locator(".list-count")).to_have_text("120 playlists")
+    expect(playlists.nth(9)).to_be_visible()
+    expect(playlists.nth(10)).to_be_hidden()
 
+    url = page.url
+    page.evaluate("window.__samePage = true")
+    section.get_by_text("Show all 120 playlists").click()
     last = playlists.last
     last.scroll_into_view_if_needed()
     expect(last).to_be_in_viewport()
+    # In place: the same document, no reload.
+    assert page.url == url
+    assert page.evaluate("window.__samePage") is True
     # Its lazy-loaded cover arrived once it came into view.
     cover = last.locator("img")
     if cover.count():
         expect(cover).to_have_js_property("complete", True)
         assert cover.evaluate("image => image.naturalWidth") > 0
+
+    section.get_by_text("Show the first 10 only").click()
+    expect(playlists.nth(10)).to_be_hidden()
 
 
 def test_a_name_made_of_html_is_shown_as_text(open_page, stack):

@@ -39,7 +39,7 @@ def dashboard(request):
         page = load_dashboard(request.user, time_range=time_range)
     except spotify_client.NotOnAllowList:
         logger.warning("Spotify refused user %s: not on the app's allow-list", request.user.pk)
-        return render(request, "spotify_stats/not_on_allow_list.html", status=403)
+        return render(request, "accounts/not_on_allow_list.html", status=403)
     context = {
         "user_name": display_name(request.user),
         "sections": page.sections,

@@ -7,7 +7,7 @@ import pytest
 from django.template import loader
 from django.test import Client
 
-from spotify_stats.tests.helpers import html_of
+from spotify_stats.tests.helpers import html_of, section
 
 
 def test_the_dashboard_has_no_inline_style_or_script(browser_for):
@@ -57,3 +57,30 @@ def test_the_500_page_renders_without_a_request_or_context():
 
     assert "Something went wrong on our side" in html
     assert 'href="/static/css/euterpe.css"' in html
+
+
+def test_each_list_shows_ten_items_and_keeps_the_rest_behind_details(browser_for):
+    html = html_of(browser_for("collector").get("/"))
+
+    playlists = section(html, "playlists")
+    assert '<p class="list-count">120 playlists</p>' in playlists
+    shown, rest = playlists.split("<details", 1)
+    assert shown.count("<li") == 10
+    assert rest.count("<li") == 110
+    assert "Show all 120 playlists" in rest
+    tracks = section(html, "top-tracks")
+    assert tracks.split("<details", 1)[0].count("<li") == 10
+    assert '<ol class="items" start="11">' in tracks
+
+
+def test_a_short_list_has_nothing_to_expand(browser_for):
+    playlists = section(html_of(browser_for("alice").get("/")), "playlists")
+
+    assert '<p class="list-count">7 playlists</p>' in playlists
+    assert "<details" not in playlists
+
+
+def test_the_dashboard_asks_not_to_be_indexed(browser_for):
+    html = html_of(browser_for("carol").get("/"))
+
+    assert '<meta name="robots" content="noindex">' in html
