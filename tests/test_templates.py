@@ -52,8 +52,8 @@ def test_every_rule_styles_a_class_a_template_uses():
 def test_no_template_is_hand_minified():
     for path in TEMPLATES.rglob("*.html"):
         longest = max(len(line) for line in path.read_text().splitlines())
-        # Prose and attribute-heavy tags run long; a whole list on one line runs far longer.
-        assert longest < 260, f"{path.relative_to(ROOT)} has a line of {longest} characters"
+        # A paragraph of prose runs long; a whole list written on one line runs far longer.
+        assert longest < 400, f"{path.relative_to(ROOT)} has a line of {longest} characters"
 
 
 def test_layout_between_tags_is_dropped_and_text_keeps_its_spaces():
