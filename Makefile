@@ -64,6 +64,11 @@ chromium:
 	    echo "Install it with 'sudo apt-get install chromium' (Debian) or 'sudo apt-get install chromium-browser' (Ubuntu), then run make e2e again." >&2; \
 	    exit 1; fi; fi
 
+# Lighthouse (pinned in package-lock.json) on the login, privacy and two dashboards,
+# mobile and desktop, median of three runs; writes docs/audit.md, fails under 100.
+audit: $(STAMP) $(NODE_STAMP) chromium
+	$(PY) -m devtools.localdb run -- $(PY) -m bench.audit
+
 # Dashboard benchmark: prints a table and writes it to docs/benchmarks.md.
 bench: $(STAMP)
 	$(PY) -m devtools.localdb run -- $(PY) -m bench.dashboard

@@ -116,6 +116,8 @@ class RouterSession(requests.Session):
         self.stack = stack
         self.client_ip = client_ip
         self.verify = str(stack.ca_path) if stack.ca_path else True
+        # Otherwise a REQUESTS_CA_BUNDLE in the environment replaces the stack's CA.
+        self.trust_env = False
         self.headers["User-Agent"] = "Euterpe-stack-browser/1.0"
         if not stack.tls:
             self.mount(
