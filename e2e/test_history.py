@@ -73,7 +73,9 @@ def test_history_from_empty_to_seeded_in_light_and_dark_at_desktop_and_phone_wid
     assert data["from"] is None and data["to"] is None
     assert data["plays"] > 0 and len(data["clock"]) == 7
     assert all(len(day) == 24 for day in data["clock"])
-    plays = page.locator(".history-totals dt", has_text="Plays").locator("xpath=../dd")
+    plays = page.locator("[aria-labelledby=totals-title] dt", has_text="Plays").locator(
+        "xpath=../dd"
+    )
     expect(plays).to_have_text(str(data["plays"]))
     first_track = data["top_tracks"][0]["name"]
     expect(page.locator("#top-tracks li").first).to_contain_text(first_track)

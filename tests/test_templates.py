@@ -15,12 +15,17 @@ TEMPLATES = ROOT / "templates"
 STYLESHEET = ROOT / "static" / "css" / "euterpe.css"
 
 
+# Python that writes markup with the stylesheet's classes (server-rendered SVG charts).
+MARKUP_MODULES = [ROOT / "listening_history" / "charts.py"]
+
+
 def template_classes():
-    """Classes the templates use, and the prefixes of those they build (``avatar--c{{ n }}``)."""
+    """Classes the templates (and the chart code) use, and the prefixes of those they build
+    (``avatar--c{{ n }}``, ``heat--{}``)."""
     static, built = set(), set()
-    for path in TEMPLATES.rglob("*.html"):
+    for path in [*TEMPLATES.rglob("*.html"), *MARKUP_MODULES]:
         for value in re.findall(r'class="([^"]*)"', path.read_text()):
-            value = re.sub(r"\{\{.*?\}\}", "§", re.sub(r"\{%.*?%\}", " ", value))
+            value = re.sub(r"\{\{.*?\}\}|\{[^{}%]*\}", "§", re.sub(r"\{%.*?%\}", " ", value))
             for word in value.split():
                 if "§" in word:
                     built.add(word.split("§")[0])
