@@ -62,9 +62,11 @@ class Watch:
     Every Euterpe page a test opens is checked by axe-core: the document exactly
     as the browser received it is kept, and at the end of the test served again
     (status, headers, CSP and all) to a fresh tab, where axe runs in light and
-    dark at 1280 and 390 px. Euterpe's pages run no script, so that document is
-    the page the listener saw; checking the live tab instead would race the
-    test's next click. Django's admin (its own markup, not Euterpe's) is left out.
+    dark at 1280 and 390 px. That is the page as it first showed (its scripts,
+    where it has any, run again in the fresh tab); checking the live tab instead
+    would race the test's next click. A state reached only by clicking (an open
+    <details>) is the journey's to check. Django's admin (its own markup, not
+    Euterpe's) is left out.
     """
 
     stack: Stack
