@@ -117,6 +117,10 @@ def disconnect_listener(user):
     spotify_id = user.get_username()
     user_id = user.pk
     with transaction.atomic():
+        # The listener's row first: whatever writes on their behalf in another
+        # transaction (a history import locks this row too) finishes before anything
+        # here is deleted, or finds the listener gone. One lock order, no deadlock.
+        list(get_user_model().objects.select_for_update().filter(pk=user_id).values("pk"))
         SpotifyToken.objects.filter(user_id=user_id).delete()
         UserSocialAuth.objects.filter(user_id=user_id).delete()
         user.delete()

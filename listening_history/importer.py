@@ -130,16 +130,27 @@ class Heartbeat:
 
 
 def _fence(cursor, import_id, attempt):
-    """Lock the import row against cancel/delete for this transaction; Stop unless ours."""
-    # The listener's row too: deleting the listener (disconnect) must wait for this
-    # transaction rather than deadlock with its deferred foreign-key checks.
+    """Lock the listener's row, then the import row, against cancel/delete for this
+    transaction; Stop unless the run is still ours.
+
+    The listener's row first, in a statement of its own: "disconnect" locks that row
+    before it deletes anything (``accounts.services.disconnect_listener``), so the two
+    take their locks in the same order and one waits for the other. (Both rows in one
+    joined statement locked them in the plan's order, and a disconnect woken between
+    the worker's transactions could deadlock with it.)
+    """
     cursor.execute(
         f"""
-        SELECT i.state, i.attempt, i.user_id
-        FROM listening_history_import i JOIN {get_user_model()._meta.db_table} u
-          ON u.id = i.user_id
-        WHERE i.id = %s FOR KEY SHARE
+        SELECT u.id FROM {get_user_model()._meta.db_table} u
+        WHERE u.id = (SELECT user_id FROM listening_history_import WHERE id = %s)
+        FOR KEY SHARE OF u
         """,
+        [import_id],
+    )
+    if cursor.fetchone() is None:
+        raise Stop
+    cursor.execute(
+        "SELECT state, attempt, user_id FROM listening_history_import WHERE id = %s FOR KEY SHARE",
         [import_id],
     )
     row = cursor.fetchone()
