@@ -15,10 +15,10 @@ None) or bytes; tuples come back as lists. Anything else is refused when set.
   atomic upsert, ``incr_counter`` for the rate limits, and ``set_many`` as one
   PostgreSQL upsert: a cold dashboard stores five sections at once, which Django
   writes one by one (a count, a select and an insert or update in its own
-  transaction each). `make bench` measures both ("A cold page's cache write" in
-  docs/benchmarks.md): p50 5 ms for this upsert against 21 ms for Django's
-  set_many (2 shared CPUs, December 2026). Keep it only while the benchmark
-  shows that gain.
+  transaction each). `make bench` measures both (its row "A cold page's cache
+  write"): in eleven runs on 2 shared CPUs (December 2026) this upsert took p50
+  2 to 12 ms, one set() after another 6 to 53 ms, 3 to 5 times as long. Keep it
+  only while the benchmark shows that gain.
 - ``RedisCache``: Django's Redis cache with that format. Plain integers stay raw,
   as in Django's own serializer, so that Redis's INCR counts rate limits.
 """

@@ -5,8 +5,7 @@ per endpoint, each taking the listener's access token as its first argument,
 returning small frozen dataclasses and raising the domain errors of
 :mod:`spotify_client.errors`; none touches a request, a model or the database.
 Settings are read at call time (``SPOTIFY_API_BASE_URL``,
-``SPOTIFY_AUTH_BASE_URL``, ``SPOTIFY_CLIENT_ID``, ``SPOTIFY_CLIENT_SECRET``,
-optionally ``SPOTIFY_READ_TIMEOUT``).
+``SPOTIFY_AUTH_BASE_URL``, ``SPOTIFY_CLIENT_ID``, ``SPOTIFY_CLIENT_SECRET``).
 
 - :mod:`~spotify_client.transport`: the pooled session, timeouts that fit a
   ``deadline``, the retry policy, error answers turned into domain errors, and
@@ -43,7 +42,6 @@ from spotify_client.objects import (
     Page,
     Play,
     Playlist,
-    PlaylistPage,
     Profile,
     RecentlyPlayed,
     TokenGrant,
@@ -61,7 +59,7 @@ from spotify_client.objects import (
     parse_track,
 )
 from spotify_client.player import get_recently_played
-from spotify_client.playlists import MAX_PLAYLIST_PAGES, get_all_playlists, get_playlists_page
+from spotify_client.playlists import get_playlists_page
 from spotify_client.profile import get_profile
 from spotify_client.tokens import refresh_access_token
 from spotify_client.top import TIME_RANGES, get_top_artists, get_top_tracks
@@ -70,7 +68,6 @@ from spotify_client.transport import MAX_LIMIT, waiting_slot, waiting_threads
 __all__ = [
     "IMAGE_SIZE",
     "MAX_LIMIT",
-    "MAX_PLAYLIST_PAGES",
     "TIME_RANGES",
     "Album",
     "Artist",
@@ -81,7 +78,6 @@ __all__ = [
     "Page",
     "Play",
     "Playlist",
-    "PlaylistPage",
     "Profile",
     "RateLimited",
     "RecentlyPlayed",
@@ -94,7 +90,6 @@ __all__ = [
     "TokenRevoked",
     "Track",
     "choose_image",
-    "get_all_playlists",
     "get_playlists_page",
     "get_profile",
     "get_recently_played",

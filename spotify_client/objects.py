@@ -25,25 +25,16 @@ IMAGE_SIZE = 64
 class Image:
     url: str
     width: int | None
-    height: int | None
 
 
 @dataclass(frozen=True)
 class Profile:
+    """What the login keeps (``id``, ``display_name``) and the dashboard shows."""
+
     id: str
     display_name: str | None
-    email: str | None
-    country: str | None
-    product: str | None
-    followers: int | None
     image: Image | None
     url: str | None
-    account_id: str | None = None
-
-    @property
-    def name(self) -> str:
-        """What to call the listener: the display name, else the user id."""
-        return self.display_name or self.id
 
 
 @dataclass(frozen=True)
@@ -82,7 +73,6 @@ class Artist:
     image: Image | None
     genres: tuple[str, ...]
     popularity: int | None
-    followers: int | None
 
 
 @dataclass(frozen=True)
@@ -97,39 +87,27 @@ class Playlist:
     track_count: int | None
     public: bool | None
     collaborative: bool
-    description: str | None
 
 
 @dataclass(frozen=True)
 class Page[T]:
-    """One page of an offset-paged list; ``next_url`` is None on the last page."""
+    """One page of an offset-paged list; ``total`` counts the items of every page."""
 
     items: tuple[T, ...]
     total: int
-    limit: int
-    offset: int
-    next_url: str | None
-
-
-PlaylistPage = Page[Playlist]
 
 
 @dataclass(frozen=True)
 class Play:
     track: Track
     played_at: datetime
-    context_type: str | None
-    context_uri: str | None
 
 
 @dataclass(frozen=True)
 class RecentlyPlayed:
-    """Plays, newest first; pass ``cursor_before`` as ``before`` for older ones."""
+    """Plays, newest first."""
 
     items: tuple[Play, ...]
-    next_url: str | None
-    cursor_before: int | None
-    cursor_after: int | None
 
 
 @dataclass(frozen=True)
@@ -153,13 +131,8 @@ def parse_profile(body: dict) -> Profile:
     return Profile(
         id=user_id,
         display_name=_str(body.get("display_name")) or None,
-        email=_str(body.get("email")),
-        country=_str(body.get("country")),
-        product=_str(body.get("product")),
-        followers=_int(_dict(body.get("followers")).get("total")),
         image=choose_image(body.get("images")),
         url=_spotify_url(body),
-        account_id=_str(body.get("account_id")),
     )
 
 
@@ -196,7 +169,7 @@ def parse_track(body: dict) -> Track:
 
 
 def parse_artist(body: dict) -> Artist:
-    """An ArtistObject; genres, popularity and followers are gone in Dev Mode."""
+    """An ArtistObject; genres and popularity are gone in Dev Mode."""
     return Artist(
         id=_str(body.get("id")),
         name=_name(body),
@@ -204,7 +177,6 @@ def parse_artist(body: dict) -> Artist:
         image=choose_image(body.get("images")),
         genres=tuple(g for g in _list(body.get("genres")) if isinstance(g, str)),
         popularity=_int(body.get("popularity")),
-        followers=_int(_dict(body.get("followers")).get("total")),
     )
 
 
@@ -226,24 +198,18 @@ def parse_playlist(body: dict) -> Playlist:
         track_count=track_count,
         public=public if isinstance(public, bool) else None,
         collaborative=body.get("collaborative") is True,
-        description=_str(body.get("description")) or None,
     )
 
 
-def parse_page[T](body: dict, parse_item, *, limit: int, offset: int) -> Page[T]:
-    """A PagingObject; null (and non-object) entries in ``items`` are skipped."""
+def parse_page[T](body: dict, parse_item, *, offset: int) -> Page[T]:
+    """A PagingObject asked for at ``offset``; null (and non-object) entries in
+    ``items`` are skipped. Without a ``total``, this page is taken as the last."""
     raw_items = body.get("items")
     if not isinstance(raw_items, list):
         raise BadResponse("page without an items list")
     items = tuple(parse_item(item) for item in raw_items if isinstance(item, dict))
     total = _int(body.get("total"))
-    return Page(
-        items=items,
-        total=total if total is not None else offset + len(raw_items),
-        limit=_int(body.get("limit")) or limit,
-        offset=_int(body.get("offset")) if _int(body.get("offset")) is not None else offset,
-        next_url=_str(body.get("next")),
-    )
+    return Page(items=items, total=total if total is not None else offset + len(raw_items))
 
 
 def parse_play(body: dict) -> Play | None:
@@ -252,28 +218,16 @@ def parse_play(body: dict) -> Play | None:
     played_at = _parse_time(body.get("played_at"))
     if not isinstance(track, dict) or played_at is None:
         return None
-    context = _dict(body.get("context"))
-    return Play(
-        track=parse_track(track),
-        played_at=played_at,
-        context_type=_str(context.get("type")),
-        context_uri=_str(context.get("uri")),
-    )
+    return Play(track=parse_track(track), played_at=played_at)
 
 
 def parse_recently_played(body: dict) -> RecentlyPlayed:
-    """A CursorPagingObject of plays; ``cursors`` may be null."""
+    """A CursorPagingObject of plays (its cursors are not read)."""
     raw_items = body.get("items")
     if not isinstance(raw_items, list):
         raise BadResponse("recently played without an items list")
     plays = (parse_play(item) for item in raw_items if isinstance(item, dict))
-    cursors = _dict(body.get("cursors"))
-    return RecentlyPlayed(
-        items=tuple(play for play in plays if play is not None),
-        next_url=_str(body.get("next")),
-        cursor_before=_int_text(cursors.get("before")),
-        cursor_after=_int_text(cursors.get("after")),
-    )
+    return RecentlyPlayed(items=tuple(play for play in plays if play is not None))
 
 
 def parse_token_grant(body: dict) -> TokenGrant:
@@ -299,7 +253,7 @@ def choose_image(images: Any, min_size: int = IMAGE_SIZE) -> Image | None:
     """
     origins = configured_fake_origins()
     parsed = [
-        Image(url=item["url"], width=_int(item.get("width")), height=_int(item.get("height")))
+        Image(url=item["url"], width=_int(item.get("width")))
         for item in _list(images)
         if isinstance(item, dict) and spotify_image_url(item.get("url"), origins)
     ]
@@ -338,13 +292,6 @@ def _str(value: Any) -> str | None:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _int_text(value: Any) -> int | None:
-    if isinstance(value, str):
-        # isdigit() alone is true for "²", which int() refuses.
-        return int(value) if value.isascii() and value.isdigit() else None
-    return _int(value)
 
 
 def _dict(value: Any) -> dict:

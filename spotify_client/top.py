@@ -46,7 +46,7 @@ def _get_top(kind, parse_item, access_token, time_range, limit, offset, deadline
         params=_top_params(time_range, limit, offset),
         deadline=deadline,
     )
-    return parse_page(body, parse_item, limit=limit, offset=offset)
+    return parse_page(body, parse_item, offset=offset)
 
 
 def _top_params(time_range: str, limit: int, offset: int) -> dict:

@@ -2,8 +2,8 @@
 the retry policy, and Spotify's error answers turned into domain errors.
 
 Every endpoint function calls :func:`request`, which never lets a ``requests``
-exception out. Settings are read at call time: ``SPOTIFY_API_BASE_URL`` and,
-optionally, ``SPOTIFY_READ_TIMEOUT`` (seconds, default 10).
+exception out. Settings are read at call time: ``SPOTIFY_API_BASE_URL`` and
+``SPOTIFY_WAITING_THREADS``.
 
 Each call may carry ``deadline``: an absolute ``time.monotonic()`` value by
 which the caller needs an answer. Timeouts shrink to fit it, and a retry is
@@ -59,6 +59,8 @@ from spotify_client.objects import _dict, _str
 logger = logging.getLogger("spotify_stats.client")
 
 MAX_LIMIT = 50
+# Failures of the connection, not of the answer: worth one more try.
+_NO_ANSWER = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 10.0
 # A retry is pointless with less than this left before the deadline.
@@ -183,25 +185,7 @@ def _exchange(
                 timeout=timeout,
                 allow_redirects=False,
             )
-        except (
-            requests.ConnectionError,
-            requests.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-        ) as exc:
-            logger.warning(
-                "Spotify %s %s failed after %.3fs: %s",
-                method,
-                path,
-                time.monotonic() - started,
-                type(exc).__name__,
-            )
-            may_retry = method == "GET" or _never_sent(exc)
-            if attempt == 1 and may_retry and _has_room(deadline):
-                continue
-            raise SpotifyUnavailable(f"Spotify did not answer {method} {path}") from exc
         except requests.RequestException as exc:
-            # Any other requests failure (a body that is not the gzip it claims,
-            # an odd header, a bad base URL): unusable, and not worth a retry.
             # Only the class is logged: the message may carry the URL.
             logger.warning(
                 "Spotify %s %s failed after %.3fs: %s",
@@ -210,7 +194,14 @@ def _exchange(
                 time.monotonic() - started,
                 type(exc).__name__,
             )
-            raise BadResponse(f"Spotify's answer to {method} {path} was unusable") from exc
+            if not isinstance(exc, _NO_ANSWER):
+                # Any other requests failure (a body that is not the gzip it claims,
+                # an odd header, a bad base URL): unusable, and not worth a retry.
+                raise BadResponse(f"Spotify's answer to {method} {path} was unusable") from exc
+            may_retry = method == "GET" or _never_sent(exc)
+            if attempt == 1 and may_retry and _has_room(deadline):
+                continue
+            raise SpotifyUnavailable(f"Spotify did not answer {method} {path}") from exc
         status = response.status_code
         logger.info("Spotify %s %s %s %.3fs", method, path, status, time.monotonic() - started)
         if status == 429:
@@ -231,8 +222,7 @@ def _exchange(
 
 def _timeouts(deadline: float | None, method: str, path: str) -> tuple[float, float]:
     """(connect, read) timeouts that end by ``deadline``; SpotifyUnavailable if it passed."""
-    read = float(getattr(settings, "SPOTIFY_READ_TIMEOUT", READ_TIMEOUT))
-    connect = CONNECT_TIMEOUT
+    read, connect = READ_TIMEOUT, CONNECT_TIMEOUT
     if deadline is not None:
         remaining = deadline - time.monotonic()
         if remaining <= 0:

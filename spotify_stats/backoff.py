@@ -5,7 +5,6 @@ so they hold for every listener, every worker and every dyno: Spotify counts
 requests per app, and an outage hangs every page alike.
 """
 
-import logging
 import time
 
 from django.conf import settings
@@ -14,8 +13,7 @@ from django.core.cache import cache
 import spotify_client
 from spotify_stats import cache as section_cache
 from spotify_stats.cache import BACKOFF_KEY, STALLED_KEY
-
-logger = logging.getLogger(__name__)
+from spotify_stats.log import logger
 
 # A page whose failed sections waited until this close to the deadline waited it out.
 STALL_TOLERANCE_SECONDS = 0.25

@@ -11,7 +11,6 @@
   short message in its place and is never cached.
 """
 
-import logging
 import time
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ import spotify_client
 from spotify_stats import backoff, fetching, sections
 from spotify_stats import cache as section_cache
 from spotify_stats.cache import BACKOFF_KEY, STALLED_KEY
+from spotify_stats.log import logger
 from spotify_stats.rendering import (
     Rendered,
     failed_section,
@@ -29,8 +29,6 @@ from spotify_stats.rendering import (
     render_section,
     trusted,
 )
-
-logger = logging.getLogger(__name__)
 
 # What the page calls each of Spotify's time ranges.
 TIME_RANGE_LABELS = dict(

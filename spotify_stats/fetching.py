@@ -9,7 +9,6 @@ is read, and refreshed once when Spotify refuses it, in the request thread
 """
 
 import contextvars
-import logging
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -18,9 +17,8 @@ from django.conf import settings
 import spotify_client
 from accounts.tokens import fresh_access_token
 from spotify_stats import sections
+from spotify_stats.log import logger
 from spotify_stats.sections import PAGE_SIZE, Paging
-
-logger = logging.getLogger(__name__)
 
 # A bound on a bogus `total`: 100 pages are 5,000 playlists.
 MAX_PAGES = 100

@@ -4,7 +4,6 @@ The HTML is Euterpe's own autoescaped template output (Spotify's text inside it
 is escaped), so it is cached as is and marked safe when read back.
 """
 
-import logging
 import re
 from dataclasses import dataclass
 
@@ -15,9 +14,8 @@ import spotify_client
 from accounts.services import display_name
 from spotify_stats import sections
 from spotify_stats.fetching import DeadlineExceeded
+from spotify_stats.log import logger
 from spotify_stats.text import ago
-
-logger = logging.getLogger(__name__)
 
 # "played 12 minutes ago" must be true when the page is served, not when the
 # section was rendered into the cache: the cached HTML carries markers, replaced

@@ -99,6 +99,7 @@ def spotify_login(fake_spotify_clean: FakeSpotify) -> Callable[[str], dict]:
 
 
 @pytest.fixture
-def alice_token(spotify_login) -> str:
-    """A fresh access token of the demo listener ``alice``."""
+def alice_token(fake_spotify, spotify_login) -> str:
+    """A fresh access token of the demo listener ``alice`` (Euterpe's settings
+    pointed at the fake, as with ``fake_spotify``)."""
     return spotify_login("alice")["access_token"]

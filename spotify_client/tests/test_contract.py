@@ -59,7 +59,6 @@ def assert_artist_matches(artist: spotify_client.Artist, body: dict) -> None:
     assert artist.name == body["name"]
     assert artist.genres == tuple(body.get("genres", ()))
     assert artist.popularity == body.get("popularity")
-    assert artist.followers == (body.get("followers") or {}).get("total")
     assert artist.image.width == 64
 
 
@@ -72,7 +71,6 @@ def assert_playlist_matches(playlist: spotify_client.Playlist, body: dict) -> No
     assert playlist.collaborative is body["collaborative"]
     assert playlist.owner_id == body["owner"]["id"]
     assert playlist.owner_name == body["owner"]["display_name"]
-    assert playlist.description == (body["description"] or None)
     if body["images"]:
         assert playlist.image.url in {image["url"] for image in body["images"]}
     else:
@@ -88,11 +86,7 @@ def test_the_profile_parses_with_exactly_the_fields_spotify_sent(listener, spoti
 
     assert profile.id == body["id"]
     assert profile.display_name == body["display_name"]
-    assert profile.name == (body["display_name"] or body["id"])
-    for name in ("email", "country", "product"):
-        assert getattr(profile, name) == body.get(name)
-    assert profile.followers == (body.get("followers") or {}).get("total")
-    assert profile.account_id == body["account_id"]
+    assert profile.url == spotify_url(body)
     assert (profile.image is None) == (body["images"] == [])
 
 
@@ -119,19 +113,16 @@ def test_top_tracks_and_artists_parse_on_every_page(listener, time_range, spotif
 def test_all_playlists_parse(listener, spotify_login, raw):
     token = spotify_login(listener)["access_token"]
 
-    bodies = []
     offset = 0
     while True:
         body = raw(token, "/me/playlists", limit=50, offset=offset)
-        bodies += body["items"]
+        page = spotify_client.get_playlists_page(token, limit=50, offset=offset)
+        assert page.total == body["total"]
+        for parsed, item in zip(page.items, body["items"], strict=True):
+            assert_playlist_matches(parsed, item)
         offset += 50
         if body["next"] is None:
             break
-    playlists = spotify_client.get_all_playlists(token)
-
-    assert len(playlists) == len(bodies)
-    for parsed, body in zip(playlists, bodies, strict=True):
-        assert_playlist_matches(parsed, body)
 
 
 @pytest.mark.parametrize("listener", LISTENERS)
@@ -143,14 +134,14 @@ def test_recently_played_parses_page_after_page(listener, spotify_login, raw):
     assert len(recent.items) == len(body["items"])
     for play, item in zip(recent.items, body["items"], strict=True):
         assert_track_matches(play.track, item["track"])
-        assert play.context_type == (item["context"] or {}).get("type")
         assert (
             play.played_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
             == (item["played_at"])
         )
-    if recent.cursor_before is not None:
-        older = spotify_client.get_recently_played(token, limit=50, before=recent.cursor_before)
-        assert all(play.played_at < recent.items[-1].played_at for play in older.items)
+    if recent.items:
+        oldest = recent.items[-1].played_at
+        older = spotify_client.get_recently_played(token, limit=50, before=oldest)
+        assert all(play.played_at < oldest for play in older.items)
 
 
 def test_development_mode_fields_are_really_missing_for_alice(spotify_login, raw):
@@ -161,7 +152,7 @@ def test_development_mode_fields_are_really_missing_for_alice(spotify_login, raw
     track = raw(token, "/me/top/tracks", limit=1)["items"][0]
     playlist = raw(token, "/me/playlists", limit=1)["items"][0]
 
-    assert "email" not in me and spotify_client.get_profile(token).email is None
+    assert "email" not in me
     assert "genres" not in artist and "popularity" not in artist
     assert "popularity" not in track
     assert "tracks" not in playlist
@@ -174,13 +165,10 @@ def test_the_legacy_listener_fills_the_extended_fields(spotify_login):
     profile = spotify_client.get_profile(token)
     artist = spotify_client.get_top_artists(token, limit=1).items[0]
     track = spotify_client.get_top_tracks(token, limit=1).items[0]
-    playlists = spotify_client.get_all_playlists(token)
+    playlists = spotify_client.get_playlists_page(token).items
 
-    assert profile.email == "legacy@example.com"
-    assert profile.country == "NZ"
-    assert profile.product == "premium"
-    assert profile.followers == 42
-    assert artist.popularity is not None and artist.followers is not None
+    assert profile.display_name == "Lena Legacy"
+    assert artist.popularity is not None and artist.genres
     assert track.popularity is not None
     assert all(playlist.track_count is not None for playlist in playlists)
 
@@ -213,7 +201,6 @@ def test_html_and_unicode_names_arrive_unchanged(spotify_login):
         spotify_client.get_top_tracks,
         spotify_client.get_top_artists,
         spotify_client.get_playlists_page,
-        spotify_client.get_all_playlists,
         spotify_client.get_recently_played,
     ],
 )

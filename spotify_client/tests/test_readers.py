@@ -1,4 +1,4 @@
-"""The client's readers of odd values: a Retry-After, a cursor, a play's time.
+"""The client's readers of odd values: a Retry-After, a play's time.
 
 Spotify (or whatever stands in its way) may send "²", a time past year 9999 or
 nothing at all; each reads as "none", never as an exception. The dashboard's
@@ -26,22 +26,6 @@ def _answer_with_retry_after(value):
 )
 def test_retry_after_reads_only_ascii_digits(value, expected):
     assert transport._retry_after(_answer_with_retry_after(value)) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("1700000000000", 1700000000000),
-        (42, 42),
-        ("²", None),
-        ("٣", None),
-        ("x", None),
-        (None, None),
-        (True, None),
-    ],
-)
-def test_int_text_reads_only_ascii_digits(value, expected):
-    assert objects._int_text(value) == expected
 
 
 @pytest.mark.parametrize("value", [FAR_FUTURE, "0001-01-01T00:00:00+01:00", "not a time", 17, None])

@@ -220,7 +220,7 @@ def test_a_section_unanswered_after_the_short_deadline_marks_spotify_as_stalled(
     bob = browser_for("bob")
     fake_spotify.hang_next(PATHS["playlists"], 4, seconds=30)
 
-    with caplog.at_level(logging.WARNING, logger="spotify_stats.backoff"):
+    with caplog.at_level(logging.WARNING, logger="spotify_stats.stats"):
         assert alice_browser.get("/").status_code == 200
         assert bob.get("/").status_code == 200
 

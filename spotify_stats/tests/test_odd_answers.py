@@ -113,7 +113,7 @@ def test_an_unexpected_error_in_a_section_fails_only_that_section(
             for section in sections.SECTIONS
         ),
     )
-    with caplog.at_level(logging.ERROR, logger="spotify_stats.fetching"):
+    with caplog.at_level(logging.ERROR, logger="spotify_stats.stats"):
         response = alice_browser.get("/")
 
     assert_only_broken(response, "top-artists")
@@ -176,16 +176,6 @@ def test_a_retry_after_of_a_superscript_digit_is_rate_limited_without_a_wait(
         spotify_client.get_top_tracks(alice_token)
 
     assert raised.value.retry_after is None
-
-
-def test_a_superscript_digit_cursor_reads_as_no_cursor(alice_token, fake_spotify):
-    body = edited(fake_spotify, RECENTLY_PLAYED, set_cursor_before)
-    fake_spotify.answer_next(RECENTLY_PLAYED, headers=JSON, body=body)
-
-    recent = spotify_client.get_recently_played(alice_token)
-
-    assert recent.cursor_before is None
-    assert recent.items
 
 
 def test_a_play_time_past_year_9999_is_skipped(alice_token, fake_spotify):
