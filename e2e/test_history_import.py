@@ -86,3 +86,23 @@ def test_a_listener_imports_their_export_and_deletes_it_again(
         page.get_by_text("Your listening history is deleted: 4 entries and 1 import.")
     ).to_be_visible()
     expect(page.get_by_role("table")).to_have_count(0)
+
+
+def test_in_demo_mode_a_listener_imports_the_demo_export_and_sees_their_history(
+    open_page, stack, screenshot
+):
+    """What `make run` promises a newcomer: a history within a minute of logging in."""
+    page = open_page()
+    log_in(page, stack, "legacy")
+    page.get_by_role("link", name="Import your listening history").click()
+
+    page.get_by_role("button", name="Import a demo export").click()
+    page.wait_for_url(re.compile(r".*/history/import/[0-9a-f-]{36}$"))
+    expect(page.locator("#import-state")).to_have_text("Done.", timeout=90_000)
+    expect(page.locator('[data-count="files"]')).to_have_text("5")
+    screenshot(page, "history-demo-import-done")
+
+    page.get_by_role("link", name="See your history").click()
+    page.wait_for_url(re.compile(r".*/history$"))
+    expect(page.get_by_role("heading", name="No listening history yet")).to_have_count(0)
+    expect(page.get_by_text("The Daily Loop", exact=True).first).to_be_visible()

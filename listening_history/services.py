@@ -1,9 +1,11 @@
 """What the views, the admin and the worker do with imports: start, cancel, delete, sweep."""
 
+import functools
 import logging
 from datetime import UTC
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -54,6 +56,32 @@ def start_import(*, user, files):
         enqueue(upload)
     logger.info("Import %s queued for user %s", upload.pk, user.get_username())
     return upload
+
+
+DEMO_EXPORT_NAME = "my_spotify_data.zip"
+
+
+def start_demo_import(*, user):
+    """Queue the import of the generated demo export for ``user``; returns the Import.
+
+    Demo mode only (``SPOTIFY_DEMO``, the fake Spotify's made-up listeners): the
+    caller checks. The ZIP is the one ``devtools.demo_export`` writes, and it takes
+    the path of any upload (start_import, the worker), refusals included.
+    """
+    if not settings.SPOTIFY_DEMO:
+        raise ImportRefused("The demo export is only offered in demo mode.")
+    data = _demo_export()
+    return start_import(
+        user=user, files=[SimpleUploadedFile(DEMO_EXPORT_NAME, data, "application/zip")]
+    )
+
+
+@functools.cache
+def _demo_export():
+    # devtools ships with the app; only demo mode ever imports the generator.
+    from devtools import demo_export
+
+    return demo_export.generate().data
 
 
 def enqueue(upload, *, delay=None):

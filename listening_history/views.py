@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -45,10 +45,32 @@ def import_page(request):
     return response
 
 
+@never_cache
+@login_required
+@require_POST
+def import_demo(request):
+    """Demo mode only: import the generated demo export, as an upload would be (303)."""
+    if not settings.SPOTIFY_DEMO:
+        raise Http404("No demo export outside demo mode")
+    try:
+        upload = services.start_demo_import(user=request.user)
+    except services.ImportRefused as refused:
+        status = 503 if not settings.HISTORY_IMPORT_ENABLED else 400
+        response = render(
+            request, "listening_history/import.html", _page_context(request, str(refused))
+        )
+        response.status_code = status
+        return response
+    response = redirect("listening_history:status", import_id=upload.pk)
+    response.status_code = 303
+    return response
+
+
 def _page_context(request, error=None):
     return {
         "error": error,
         "enabled": settings.HISTORY_IMPORT_ENABLED,
+        "demo": settings.SPOTIFY_DEMO,
         "max_upload_mb": settings.HISTORY_MAX_UPLOAD_MB,
         "imports": Import.objects.filter(user=request.user)[:RECENT_IMPORTS],
         "entry_count": Entry.objects.filter(user=request.user).aggregate(n=Count("ts"))["n"],
