@@ -1,20 +1,23 @@
-"""/history and /history/summary.json: what the listener's own history says.
+"""/history and /history/summary.json: what the listener's own history says; its exports.
 
-Both answer from ``precompute.get_summary`` (one code path): the page renders it, the JSON
-shows its named fields. Nothing here reads another listener's rows.
+The page and the JSON answer from ``precompute.get_summary`` (one code path): the page renders
+it, the JSON shows its named fields. The exports stream every stored entry (``export``).
+Nothing here reads another listener's rows.
 """
 
 import re
 from datetime import date, datetime
 
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
-from listening_history import charts, insights, precompute
+from listening_history import charts, export, insights, precompute
 from listening_history.insights import SHOWN, BadRequest
 
 KINDS = (
@@ -223,3 +226,41 @@ def set_zone(request):
 
     rebuild_summaries.enqueue(request.user.pk)
     return redirect(reverse("history:history"))
+
+
+@require_GET  # not HEAD: it would read the whole history for nothing
+@login_required
+@never_cache
+def export_csv(request):
+    """Every stored entry of the listener as CSV (README: "Your listening history")."""
+    return _download(
+        export.csv_bytes(request.user.pk),
+        content_type="text/csv; charset=utf-8",
+        filename=f"euterpe_listening_history_{_today()}.csv",
+    )
+
+
+@require_GET  # not HEAD: it would read the whole history for nothing
+@login_required
+@never_cache
+def export_json(request):
+    """Every stored entry of the listener in Spotify's extended streaming history shape.
+
+    Named as Spotify names those files, so the file imports back (alone or in a ZIP) and
+    other tools that read Spotify's export take it.
+    """
+    return _download(
+        export.json_bytes(request.user.pk),
+        content_type="application/json",
+        filename=f"Streaming_History_Audio_Euterpe_{_today()}.json",
+    )
+
+
+def _download(pieces, *, content_type, filename):
+    response = StreamingHttpResponse(pieces, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
+
+
+def _today():
+    return timezone.now().date().isoformat()
