@@ -92,7 +92,8 @@ MIDDLEWARE = [
     # Before CSRF, so that forged or expired POSTs count against the limit too.
     "euterpe_site.ratelimit.RateLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, taking the user from the session's own query (one query, not two).
+    "accounts.middleware.ListenerAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # no-store on logged-in pages; ReauthenticationRequired -> /login (accounts).

@@ -178,3 +178,61 @@ def test_a_session_knows_whose_it_is(fake_spotify):
 
     assert ListenerSession.objects.get(session_key=key).user == User.objects.get(username="alice")
     assert ListenerSession.objects.exclude(session_key=key).filter(user__isnull=False).count() == 0
+
+
+# Who is logged in comes from the session's own query (accounts.sessions.user_loaded_with):
+# every check Django's auth.get_user makes still holds.
+
+
+def test_the_session_brings_its_user_in_one_query(fake_spotify, django_assert_num_queries):
+    (laptop,), _ = devices("alice", 1)
+
+    with django_assert_num_queries(1) as captured:
+        answer = laptop.get("/health").json()
+
+    assert answer == {"status": "healthy", "authenticated": True, "user": "Alice Liddell"}
+    assert "auth_user" in captured.captured_queries[0]["sql"]
+
+
+def test_a_deactivated_listener_is_logged_out(fake_spotify):
+    (laptop,), _ = devices("alice", 1)
+
+    User.objects.filter(username="alice").update(is_active=False)
+
+    assert laptop.get("/health").json()["authenticated"] is False
+    assert laptop.get("/")["Location"].startswith("/login")
+
+
+def test_a_session_from_before_a_password_change_ends(fake_spotify):
+    (laptop,), (key,) = devices("alice", 1)
+    alice = User.objects.get(username="alice")
+
+    alice.set_password("a new password for the admin")
+    alice.save()
+
+    assert laptop.get("/health").json()["authenticated"] is False
+    assert not stored(key)  # Django's own path flushed it
+
+
+def test_a_session_signed_under_a_fallback_secret_key_stays_and_moves_to_the_new_key(
+    fake_spotify, settings
+):
+    (laptop,), (old_key,) = devices("alice", 1)
+
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-brand-new-secret-key-for-this-test-only-0123456789"
+
+    assert laptop.get("/health").json()["user"] == "Alice Liddell"
+    new_key = laptop.session.session_key
+    assert new_key != old_key and not stored(old_key)
+    assert laptop.get("/health").json()["user"] == "Alice Liddell"
+
+
+def test_the_user_is_the_one_the_session_data_names_not_the_column(fake_spotify):
+    (laptop,), (key,) = devices("alice", 1)
+    devices("bob", 1)
+    # Only Euterpe writes the column, from the data; were they ever to differ, the
+    # data decides, as it does for Django.
+    ListenerSession.objects.filter(session_key=key).update(user=User.objects.get(username="bob"))
+
+    assert laptop.get("/health").json()["user"] == "Alice Liddell"
