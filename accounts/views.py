@@ -289,6 +289,9 @@ def privacy(request):
             "spotify_apps_url": SPOTIFY_APPS_URL,
             "session_days": settings.SESSION_COOKIE_AGE // 86400,
             "cache_minutes": max(1, settings.SPOTIFY_CACHE_SECONDS // 60),
+            "history_sync": settings.HISTORY_SYNC_ENABLED,
+            "sync_minutes": settings.HISTORY_SYNC_INTERVAL_MINUTES,
+            "sync_retention_days": settings.HISTORY_SYNC_RETENTION_DAYS,
         },
     )
 

@@ -182,7 +182,8 @@ DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", WEB_THREADS, minimum=
 DATABASE_CONNECTION_BUDGET = env_int("DATABASE_CONNECTION_BUDGET", 15, minimum=1)
 DATABASE_RESERVED_CONNECTIONS = 3  # release phase + one-off dyno + scheduler dyno
 # The worker dyno (Procfile `worker:`, db_worker) runs one task at a time: its
-# connection plus the import's heartbeat thread's.
+# connection plus the import's heartbeat thread's. (A sync round's threads only wait
+# on Spotify; the round's own thread does its database work.)
 WORKER_DYNOS = env_int("WORKER_DYNOS", 1)
 WORKER_CONNECTIONS = 2
 DATABASE_PEAK_CONNECTIONS = (
@@ -387,6 +388,16 @@ HISTORY_MAX_UNCOMPRESSED_MB = env_int("HISTORY_MAX_UNCOMPRESSED_MB", 2048, minim
 # What all listeners' history may take in the shared database (Essential-0: 1 GB
 # for both apps); dbcheck warns at 80 %.
 HISTORY_STORAGE_BUDGET_MB = env_int("HISTORY_STORAGE_BUDGET_MB", 400, minimum=1)
+# The sync of recently played (listening_history.sync): off unless the operator turns
+# it on, since what it stores is Spotify content, which the Developer Terms say not to
+# keep indefinitely: `purge_expired` deletes synced entries older than the retention.
+# Imported entries (the listener's own export) are never purged.
+HISTORY_SYNC_ENABLED = env_bool("HISTORY_SYNC_ENABLED", False)
+HISTORY_SYNC_RETENTION_DAYS = env_int("HISTORY_SYNC_RETENTION_DAYS", 365, minimum=1)
+# A round (`manage.py sync_history`, every 10 minutes from Heroku Scheduler) syncs the
+# opted-in listeners whose last sync started longer ago than this. Spotify keeps only
+# the last 50 plays, so more than a couple of hours loses plays of a busy listener.
+HISTORY_SYNC_INTERVAL_MINUTES = env_int("HISTORY_SYNC_INTERVAL_MINUTES", 30, minimum=1)
 
 # Operator endpoints --------------------------------------------------------
 OPS_TOKEN = os.environ.get("OPS_TOKEN", "")

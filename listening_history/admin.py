@@ -6,7 +6,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from listening_history import importer, services
-from listening_history.models import Import
+from listening_history.models import Import, SyncState
 
 
 @admin.register(Import)
@@ -66,3 +66,30 @@ class ImportAdmin(admin.ModelAdmin):
     def cancel_imports(self, request, queryset):
         done = sum(services.cancel_import(upload) for upload in queryset)
         self.message_user(request, f"Cancelled {done} import{'s' if done != 1 else ''}.")
+
+
+@admin.register(SyncState)
+class SyncStateAdmin(admin.ModelAdmin):
+    """Each listener's sync of recently played: opted in, last run, last error (no token)."""
+
+    list_display = (
+        "user",
+        "opted_in",
+        "opted_in_at",
+        "last_run_at",
+        "last_added",
+        "total_added",
+        "paused",
+        "last_error",
+    )
+    list_filter = ("opted_in", "paused")
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+    readonly_fields = [field.name for field in SyncState._meta.fields]
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -10,4 +10,5 @@ urlpatterns = [
     path("history/export.csv", history_views.export_csv, name="export-csv"),
     path("history/export.json", history_views.export_json, name="export-json"),
     path("history/time-zone", history_views.set_zone, name="time-zone"),
+    path("history/sync", history_views.set_sync, name="sync"),
 ]

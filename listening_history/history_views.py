@@ -8,6 +8,8 @@ Nothing here reads another listener's rows.
 import re
 from datetime import date, datetime
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -17,7 +19,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
-from listening_history import charts, export, insights, precompute
+from listening_history import charts, export, insights, precompute, sync
 from listening_history.insights import SHOWN, BadRequest
 
 KINDS = (
@@ -128,6 +130,7 @@ def history(request):
         ],
         "shown": SHOWN,
         "query": _query(period),
+        **sync_context(request.user),
     }
     return render(request, "listening_history/history.html", context)
 
@@ -264,3 +267,35 @@ def _download(pieces, *, content_type, filename):
 
 def _today():
     return timezone.now().date().isoformat()
+
+
+def sync_context(user):
+    """The sync card: whether the operator turned it on, and the listener's own state."""
+    if not settings.HISTORY_SYNC_ENABLED:
+        return {"sync_enabled": False, "sync": sync.state_of(user)}
+    return {
+        "sync_enabled": True,
+        "sync": sync.state_of(user),
+        "sync_minutes": settings.HISTORY_SYNC_INTERVAL_MINUTES,
+        "sync_retention_days": settings.HISTORY_SYNC_RETENTION_DAYS,
+    }
+
+
+@require_POST
+@login_required
+def set_sync(request):
+    """ "Keep adding what I play" (``keep=yes``) or stop it (``keep=no``)."""
+    keep = request.POST.get("keep")
+    if keep == "no":
+        sync.opt_out(request.user)
+        messages.info(request, "Euterpe no longer adds what you play; what it added stays.")
+    elif keep == "yes" and settings.HISTORY_SYNC_ENABLED:
+        sync.opt_in(request.user)
+        messages.info(
+            request, "Euterpe will add what you play from now on; the first plays come shortly."
+        )
+    elif keep == "yes":
+        messages.warning(request, "Adding what you play is turned off on this Euterpe.")
+    else:
+        return render(request, "400.html", {"message": "Say yes or no."}, status=400)
+    return redirect(reverse("history:history"))

@@ -267,13 +267,15 @@ def _stage(import_id, attempt, user_id, history_file, heartbeat):
                 if count % CHECK_EVERY_ROWS == 0:
                     heartbeat.check()
         heartbeat.check()
-        _store_lookups(cursor, user_id)
+        store_lookups(cursor, user_id)
         _store_staged(cursor, import_id, user_id)
         stats = history_file.stats
         _bump(cursor, import_id, history_file.key, files=1, **stats)
 
 
-def _store_lookups(cursor, user_id):
+def store_lookups(cursor, user_id):
+    """Put the names of RAW_TABLE's rows into the lookup tables (items, artists, albums,
+    terms), each once per listener; the sync uses it too."""
     params = {"user": user_id}
     cursor.execute(
         f"""
@@ -459,6 +461,9 @@ def collect_orphans(cursor, user_id):
             SELECT 1 FROM listening_history_stagedentry s
             JOIN listening_history_import u ON u.id = s.upload_id
             WHERE u.user_id = %(user)s AND s.item_id = i.id
+        ) AND NOT EXISTS (
+            SELECT 1 FROM listening_history_syncedplay p
+            WHERE p.user_id = %(user)s AND p.item_id = i.id
         )
         """,
         params,

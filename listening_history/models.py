@@ -362,4 +362,9 @@ class StagedEntry(models.Model):
         return f"{self.ts:%Y-%m-%d %H:%M:%S} {self.ms_played} ms"
 
 
-from listening_history.insight_models import ListenerZone, PrecomputedSummary  # noqa: E402, F401
+from listening_history.insight_models import (  # noqa: E402, F401
+    ListenerZone,
+    PrecomputedSummary,
+    SyncedPlay,
+    SyncState,
+)

@@ -5,7 +5,8 @@ The worker computes them all when an import ends (``rebuild``); a page that asks
 whose row is missing or stale computes it once and stores it (``get_summary``). A row names
 the history state it was computed from (``history_stamp``: the listener's imports, which
 change whenever entries are added or deleted: an import ending, a cancel, "Delete my
-history"); a zone change asks for other rows. What is stored is exactly what
+history"; and when the sync or its purge last changed entries); a zone change asks for
+other rows. What is stored is exactly what
 ``insights.summary`` returned: the tests compare the two.
 """
 
@@ -39,15 +40,15 @@ def history_stamp(user_id):
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT count(*), max(finished_at), max(created_at)
+            SELECT count(*), max(finished_at), max(created_at),
+                   (SELECT changed_at FROM listening_history_syncstate WHERE user_id = %s)
             FROM listening_history_import WHERE user_id = %s
             """,
-            [user_id],
+            [user_id, user_id],
         )
-        count, finished, created = cursor.fetchone()
-    return "|".join(
-        [str(count), *(moment.isoformat() if moment else "" for moment in (finished, created))]
-    )
+        count, finished, created, synced = cursor.fetchone()
+    moments = (finished, created) if synced is None else (finished, created, synced)
+    return "|".join([str(count), *(moment.isoformat() if moment else "" for moment in moments)])
 
 
 def period_key(period):

@@ -18,6 +18,8 @@ from listening_history.models import (
     Import,
     Item,
     StagedEntry,
+    SyncedPlay,
+    SyncState,
     Term,
     UploadFile,
 )
@@ -122,16 +124,20 @@ def cancel_import(upload):
 
 def delete_history(user):
     """Delete every entry and import of ``user`` (a running import is cancelled first:
-    the row locks make its worker's next write find nothing to write to)."""
+    the row locks make its worker's next write find nothing to write to), and the plays
+    the sync read; an opted-in listener's sync carries on with what they play next."""
     with transaction.atomic():
         list(Import.objects.select_for_update().filter(user=user).order_by("pk").values("pk"))
+        # A sync writing for the listener finishes first (its sync row's lock); what
+        # the sync read before goes too, and it carries on after its cursor.
+        list(SyncState.objects.select_for_update().filter(user=user).values("pk"))
         counts = {"entries": Entry.objects.filter(user=user)._raw_delete(connection.alias)}
         counts["imports"] = Import.objects.filter(user=user).count()
         # The rest cascades in PostgreSQL (upload files, chunks, staged entries).
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM listening_history_import WHERE user_id = %s", [user.pk])
             # Summaries computed from the history go with it (the time zone, a setting, stays).
-            for model in (PrecomputedSummary, Item, Album, Artist, Term):
+            for model in (PrecomputedSummary, SyncedPlay, Item, Album, Artist, Term):
                 cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE user_id = %s", [user.pk])
     logger.info(
         "History of user %s deleted: %s entries, %s imports",

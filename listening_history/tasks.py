@@ -7,7 +7,7 @@ from django.db import DatabaseError
 from django.tasks import task
 from django.utils import timezone
 
-from listening_history import importer, precompute, services
+from listening_history import importer, precompute, services, sync
 from listening_history.models import Import
 
 logger = logging.getLogger(__name__)
@@ -63,3 +63,9 @@ def schedule_sweep():
     ).exists()
     if not waiting:
         sweep_imports.using(run_after=timezone.now() + SWEEP_EVERY).enqueue()
+
+
+@task()
+def sync_round():
+    """One round of the sync of recently played (``manage.py sync_history`` queues it)."""
+    return sync.run_round().as_dict()

@@ -63,6 +63,9 @@ class Track:
     popularity: int | None
     explicit: bool
     is_local: bool
+    # "spotify:track:<id>", "spotify:local:..." for a local file, "spotify:episode:<id>"
+    # should an episode ever come where a track is expected; None when missing.
+    uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ def parse_track(body: dict) -> Track:
         popularity=_int(body.get("popularity")),
         explicit=body.get("explicit") is True,
         is_local=body.get("is_local") is True,
+        uri=_spotify_uri(body.get("uri")),
     )
 
 
@@ -304,6 +308,10 @@ def _list(value: Any) -> list:
 
 def _name(body: dict) -> str:
     return _str(body.get("name")) or ""
+
+
+def _spotify_uri(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.startswith("spotify:") else None
 
 
 def _spotify_url(body: dict) -> str | None:

@@ -11,8 +11,9 @@ from django.conf import settings
 from django.core.cache import cache
 
 import spotify_client
+from accounts import spotify_backoff
 from spotify_stats import cache as section_cache
-from spotify_stats.cache import BACKOFF_KEY, STALLED_KEY
+from spotify_stats.cache import STALLED_KEY
 from spotify_stats.log import logger
 
 # A page whose failed sections waited until this close to the deadline waited it out.
@@ -23,7 +24,8 @@ def note_rate_limit(results):
     """After Spotify answered 429, no page calls it until its Retry-After is over.
 
     Without a Retry-After, SPOTIFY_BACKOFF_DEFAULT_SECONDS; never longer than
-    SPOTIFY_BACKOFF_MAX_SECONDS.
+    SPOTIFY_BACKOFF_MAX_SECONDS (``accounts.spotify_backoff``, which the history
+    sync honours too).
     """
     waits = [
         result.retry_after or settings.SPOTIFY_BACKOFF_DEFAULT_SECONDS
@@ -32,21 +34,12 @@ def note_rate_limit(results):
     ]
     if not waits:
         return
-    seconds = min(max(waits), settings.SPOTIFY_BACKOFF_MAX_SECONDS)
-    cache.set(BACKOFF_KEY, time.time() + seconds, timeout=seconds)
+    seconds = spotify_backoff.hold_off(max(waits))
     logger.warning("Spotify asked Euterpe to slow down: no Spotify calls for %s s", seconds)
 
 
-def backoff_remaining():
-    """Seconds left of a Retry-After Spotify gave Euterpe (0 when none is in force)."""
-    return seconds_left(cache.get(BACKOFF_KEY), time.time())
-
-
-def seconds_left(until, now):
-    """Whole seconds from ``now`` to the back-off mark ``until`` (0 when none is in force)."""
-    if not isinstance(until, int | float) or until <= now:
-        return 0
-    return max(1, round(until - now))
+backoff_remaining = spotify_backoff.backoff_remaining
+seconds_left = spotify_backoff.seconds_left
 
 
 def ran_out_of_time(results, deadline):

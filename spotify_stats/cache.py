@@ -12,6 +12,7 @@ from django.core.cache.backends.db import DatabaseCache
 from django.db import connections, router, transaction
 from django.utils import timezone
 
+from accounts.spotify_backoff import BACKOFF_KEY  # noqa: F401 (imported from here too)
 from spotify_client import TIME_RANGES
 from spotify_stats import sections
 
@@ -20,10 +21,10 @@ from spotify_stats import sections
 ENTRY_FORMAT = "v2"
 
 
-# Not Spotify content and no listener's: set while Spotify hangs (backoff.note_stall),
-# and until when Spotify's Retry-After holds for the whole app (backoff.note_rate_limit).
+# Not Spotify content and no listener's: set while Spotify hangs (backoff.note_stall).
+# Until when Spotify's Retry-After holds for the whole app is accounts' (the history
+# sync honours it too): BACKOFF_KEY.
 STALLED_KEY = "spotify:stalled"
-BACKOFF_KEY = "spotify:backoff-until"
 # The listener who last saw Spotify stall (backoff.note_stall): the mark needs two.
 STALL_WITNESS_KEY = "spotify:stall-witness"
 

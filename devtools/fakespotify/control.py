@@ -5,7 +5,7 @@ shell); JSON in, JSON out, each mirroring the :class:`FakeSpotify` method of
 the same name:
 
 - ``POST /_control/reset`` ``{"tokens": false}``: faults, latency, rotation,
-  allow-list and counters back to how the server started; with
+  allow-list, plays added and counters back to how the server started; with
   ``"tokens": true`` also forget every code and token.
 - ``POST /_control/reset_counters``
 - ``POST /_control/latency`` ``{"seconds": 0.1}``: added to every Web API and
@@ -21,6 +21,12 @@ the same name:
 - ``POST /_control/revoke`` ``{"listener": "alice"}``
 - ``POST /_control/rotation`` ``{"enabled": false}``
 - ``POST /_control/allow`` ``{"listener": "alice", "allowed": false}``
+- ``POST /_control/plays``
+  ``{"listener": "alice", "n": 3, "played_at": ["2026-12-05T20:00:00.000Z"], "track_ids": [...]}``
+  (every key but ``listener`` optional) -> ``{"plays": [{"played_at", "track_id", "uri",
+  "name", "artist", "album", "duration_ms"}, ...]}``: the listener plays more.
+- ``POST /_control/keep_listening`` ``{"seconds": 180}`` (or null): every listener plays a
+  track that often.
 - ``GET /_control/listeners`` -> ``{"listeners": [...]}``;
   ``POST /_control/listeners`` ``{"n": 100, "prefix": "listener"}`` ->
   ``{"added": [...]}``
@@ -45,6 +51,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from devtools.fakespotify.accounts import DEFAULT_SCOPE
@@ -150,6 +157,15 @@ def _controls(fake: FakeSpotify) -> dict[tuple[str, str], Callable[[dict, dict],
         ("POST", "allow"): lambda p, q: done(
             fake.set_allowed(p["listener"], p.get("allowed", True))
         ),
+        ("POST", "plays"): lambda p, q: {
+            "plays": fake.add_plays(
+                p["listener"],
+                int(p.get("n", 1)),
+                [_moment(text) for text in p["played_at"]] if p.get("played_at") else None,
+                p.get("track_ids"),
+            )
+        },
+        ("POST", "keep_listening"): lambda p, q: done(fake.keep_listening(p.get("seconds"))),
         ("GET", "listeners"): lambda p, q: {"listeners": fake.listener_ids()},
         ("POST", "listeners"): lambda p, q: {
             "added": fake.add_listeners(int(p["n"]), p.get("prefix", "listener"))
@@ -166,6 +182,12 @@ def _controls(fake: FakeSpotify) -> dict[tuple[str, str], Callable[[dict, dict],
             )
         },
     }
+
+
+def _moment(text: str) -> datetime:
+    """An ISO 8601 time; UTC when it names no zone (ValueError: 400)."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _body(payload: dict) -> bytes | str:

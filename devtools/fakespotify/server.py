@@ -29,6 +29,7 @@ import logging
 import socketserver
 import ssl
 import threading
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -215,6 +216,37 @@ class FakeSpotify:
         """Put a listener on the app's allow-list, or take them off it."""
         self.listeners.set_allowed(listener_id, allowed)
 
+    def add_plays(
+        self,
+        listener_id: str,
+        n: int = 1,
+        played_at: list[datetime] | None = None,
+        track_ids: list[str] | None = None,
+    ) -> list[dict]:
+        """The listener plays more (their recently played moves on): ``n`` tracks back to
+        back ending now, or one at each of ``played_at`` (aware datetimes); the tracks
+        are ``track_ids`` in turn, else the listener's own in turn. Returns the plays
+        added, oldest first, as ``{"played_at", "track_id", "uri", "name", "artist",
+        "album", "duration_ms"}``."""
+        listener = self.listeners.get(listener_id)
+        added = self.listeners.add_plays(listener, played_at, n, track_ids)
+        return [
+            {
+                "played_at": data.format_timestamp(moment),
+                "track_id": play.track.id,
+                "uri": f"spotify:track:{play.track.id}",
+                "name": play.track.name,
+                "artist": play.track.artists[0].name if play.track.artists else None,
+                "album": play.track.album.name if play.track.album else None,
+                "duration_ms": play.track.duration_ms,
+            }
+            for moment, play in added
+        ]
+
+    def keep_listening(self, every_seconds: float | None) -> None:
+        """Demo mode: every listener plays a track every ``every_seconds`` (None: stop)."""
+        self.listeners.keep_listening(every_seconds)
+
     # -- faults --
 
     def set_latency(self, seconds: float) -> None:
@@ -298,13 +330,14 @@ class FakeSpotify:
         self.counters.reset()
 
     def reset(self, tokens: bool = False) -> None:
-        """Forget faults, latency, rotation and allow-list changes, and counters.
+        """Forget faults, latency, rotation and allow-list changes, plays added, and counters.
 
         Listeners (also added ones) stay; codes and tokens stay unless ``tokens``.
         """
         self.faults.reset()
         self.accounts.reset(tokens=tokens)
         self.listeners.reset_allowed()
+        self.listeners.forget_plays()
         self.counters.reset()
         if tokens:
             self.listeners.forget_logins()

@@ -25,8 +25,8 @@ WAIT_SECONDS = 120
 class Worker:
     """`manage.py db_worker` on the test database, its output in a log file."""
 
-    def __init__(self, log_path, *args):
-        env = production_env(connection.settings_dict["NAME"], PYTHONUNBUFFERED="1")
+    def __init__(self, log_path, *args, env=None):
+        env = production_env(connection.settings_dict["NAME"], PYTHONUNBUFFERED="1", **(env or {}))
         self.log_path = log_path
         with open(log_path, "a") as log:
             self.process = subprocess.Popen(

@@ -67,6 +67,7 @@ def test_a_dry_run_only_counts(entries):
         "cache_entries": 3,
         "sessions": 2,
         "refused_logins": 0,
+        "synced_entries": 0,
         "dry_run": True,
     }
     assert len(cache_keys()) == 5
@@ -80,6 +81,7 @@ def test_a_second_run_finds_nothing_left(entries):
         "cache_entries": 0,
         "sessions": 0,
         "refused_logins": 0,
+        "synced_entries": 0,
         "dry_run": False,
     }
 

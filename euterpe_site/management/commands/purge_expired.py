@@ -7,13 +7,15 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from accounts.services import purge_refused_logins
+from listening_history.sync import purge_synced
 from spotify_stats.cache import purge_expired_entries
 
 
 class Command(BaseCommand):
     help = (
-        "Delete expired cache entries (cached Spotify data), expired sessions and refused "
-        "logins older than 90 days. "
+        "Delete expired cache entries (cached Spotify data), expired sessions, refused "
+        "logins older than 90 days and synced history entries older than "
+        "HISTORY_SYNC_RETENTION_DAYS (imported ones are never touched). "
         "Run it hourly from Heroku Scheduler: Spotify's terms forbid keeping its content "
         "longer than needed."
     )
@@ -28,6 +30,7 @@ class Command(BaseCommand):
             "cache_entries": purge_expired_entries(dry_run=dry_run),
             "sessions": self._purge_sessions(dry_run=dry_run),
             "refused_logins": purge_refused_logins(dry_run=dry_run),
+            "synced_entries": purge_synced(dry_run=dry_run),
         }
         if options["json"]:
             self.stdout.write(json.dumps({**counts, "dry_run": dry_run}))
@@ -37,6 +40,11 @@ class Command(BaseCommand):
             ("cache_entries", "expired cache entries", "the cache (Redis) expires entries itself"),
             ("sessions", "expired sessions", "sessions cleared; this backend does not count"),
             ("refused_logins", "refused logins older than 90 days", None),
+            (
+                "synced_entries",
+                f"synced history entries older than {settings.HISTORY_SYNC_RETENTION_DAYS} days",
+                None,
+            ),
         ):
             count = counts[name]
             self.stdout.write(unknown if count is None else f"{verb} {count} {label}")
