@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from listening_history import history_views
 
@@ -11,4 +11,7 @@ urlpatterns = [
     path("history/export.json", history_views.export_json, name="export-json"),
     path("history/time-zone", history_views.set_zone, name="time-zone"),
     path("history/sync", history_views.set_sync, name="sync"),
+    # Ids are hashes of the listener's normalised names (listening_history.links).
+    re_path(r"^history/artist/(?P<ident>[0-9a-f]{16})$", history_views.artist, name="artist"),
+    re_path(r"^history/track/(?P<ident>[0-9a-f]{32})$", history_views.track, name="track"),
 ]

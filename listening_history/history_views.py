@@ -11,7 +11,7 @@ from datetime import date, datetime
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse, StreamingHttpResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +19,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
-from listening_history import charts, export, insights, precompute, sync
+from listening_history import charts, export, insights, links, precompute, sync
 from listening_history.insights import SHOWN, BadRequest
 
 KINDS = (
@@ -94,6 +94,41 @@ def history(request):
             }
             for label, css, field in KINDS
         ],
+        **_charts(data),
+        "split_svg": charts.split_svg([(k[0], k[1], data[k[2]]) for k in KINDS]),
+        "habits": habits(data["habits"]),
+        "habit_lists": [
+            ("Platforms", data["habits"]["platform"]),
+            ("Countries", data["habits"]["conn_country"]),
+            ("How streams ended", data["habits"]["reason_end"]),
+        ],
+        "total_duration": charts.duration(data["ms_played"]),
+        "first_play": _local(data["first_play"], zone_name),
+        "last_play": _local(data["last_play"], zone_name),
+        "top": [
+            {
+                "id": key,
+                "title": title,
+                "noun": noun,
+                "items": _items(data[f"top_{key}"], key, request.user.pk),
+            }
+            for key, title, noun in (
+                ("tracks", "Top tracks", "track"),
+                ("artists", "Top artists", "artist"),
+                ("albums", "Top albums", "album"),
+                ("shows", "Top shows", "show"),
+            )
+        ],
+        "shown": SHOWN,
+        "query": _query(period),
+        **sync_context(request.user),
+    }
+    return render(request, "listening_history/history.html", context)
+
+
+def _charts(data):
+    """The listening clock and the timeline, as SVG and as tables (/history and details)."""
+    return {
         "clock_svg": charts.clock_svg(data["clock"]),
         "clock_rows": [
             {"day": day, "hours": [charts.duration(ms) for ms in row]}
@@ -109,43 +144,39 @@ def history(request):
             for bucket in data["timeline"]["buckets"]
             if bucket["ms_played"]
         ],
-        "split_svg": charts.split_svg([(k[0], k[1], data[k[2]]) for k in KINDS]),
-        "habits": habits(data["habits"]),
-        "habit_lists": [
-            ("Platforms", data["habits"]["platform"]),
-            ("Countries", data["habits"]["conn_country"]),
-            ("How streams ended", data["habits"]["reason_end"]),
-        ],
-        "total_duration": charts.duration(data["ms_played"]),
-        "first_play": _local(data["first_play"], zone_name),
-        "last_play": _local(data["last_play"], zone_name),
-        "top": [
-            {"id": key, "title": title, "noun": noun, "items": _items(data[f"top_{key}"])}
-            for key, title, noun in (
-                ("tracks", "Top tracks", "track"),
-                ("artists", "Top artists", "artist"),
-                ("albums", "Top albums", "album"),
-                ("shows", "Top shows", "show"),
-            )
-        ],
-        "shown": SHOWN,
-        "query": _query(period),
-        **sync_context(request.user),
     }
-    return render(request, "listening_history/history.html", context)
 
 
 TRACK_URI = re.compile(r"spotify:track:([A-Za-z0-9]{1,40})")
 
 
-def _items(top):
-    """Top items for the page: the time written out, a link only for a well-formed track URI."""
+def _items(top, kind, user_id):
+    """Top items for the page: the time written out, links to the listener's detail pages
+    (``kind`` is tracks, artists, albums or shows)."""
     items = []
     for item in top:
-        match = TRACK_URI.fullmatch(item.get("uri") or "")
-        link = f"https://open.spotify.com/track/{match[1]}" if match else None
-        items.append({**item, "duration": charts.duration(item["ms_played"]), "link": link})
+        url = artist_url = None
+        if kind == "tracks":
+            url = links.track_url(user_id, item["name"], item["artist"])
+        elif kind == "artists":
+            url = links.artist_url(user_id, item["name"])
+        if kind in ("tracks", "albums"):
+            artist_url = links.artist_url(user_id, item["artist"])
+        items.append(
+            {
+                **item,
+                "duration": charts.duration(item["ms_played"]),
+                "url": url,
+                "artist_url": artist_url,
+            }
+        )
     return items
+
+
+def spotify_link(uri):
+    """open.spotify.com's page of a well-formed track URI, else None."""
+    match = TRACK_URI.fullmatch(uri or "")
+    return f"https://open.spotify.com/track/{match[1]}" if match else None
 
 
 def _local(iso, zone_name):
@@ -299,3 +330,98 @@ def set_sync(request):
     else:
         return render(request, "400.html", {"message": "Say yes or no."}, status=400)
     return redirect(reverse("history:history"))
+
+
+# -- an artist's and a track's own pages ------------------------------------------------
+
+
+@require_safe
+@login_required
+@never_cache
+def artist(request, ident):
+    """/history/artist/<id>: one of the listener's artists (``links``), else a 404."""
+    return _detail(request, links.find_artist(request.user.pk, ident), "artist")
+
+
+@require_safe
+@login_required
+@never_cache
+def track(request, ident):
+    """/history/track/<id>: one of the listener's tracks, however spelled, else a 404."""
+    return _detail(request, links.find_track(request.user.pk, ident), "track")
+
+
+def _detail(request, found, kind):
+    if found is None:
+        raise Http404(f"No such {kind} in your history.")
+    try:
+        zone_name, period, order, today = _resolve(request, allow_tz_param=False)
+    except BadRequest as error:
+        return render(request, "400.html", {"message": str(error)}, status=400)
+    user_id = request.user.pk
+    data = insights.detail(
+        user_id, items=found.items, tz_name=zone_name, period=period, order=order
+    )
+    if not data["months"]:
+        # Items whose entries went (a cancelled import): nothing to show, as for a stranger.
+        raise Http404(f"No such {kind} in your history.")
+    top = data["top_artists" if kind == "artist" else "top_tracks"]
+    if not top:
+        # Nothing in this period: the name as all time spells it.
+        everything = insights.detail(user_id, items=found.items, tz_name=zone_name)
+        top = everything["top_artists" if kind == "artist" else "top_tracks"]
+    this = top[0]
+    context = {
+        "kind": kind,
+        "data": data,
+        "name": this["name"],
+        "zone_name": zone_name,
+        "order": order,
+        "period": period,
+        "period_label": period_label(period, today),
+        "presets": presets(data["months"], period, today),
+        "total_duration": charts.duration(data["ms_played"]),
+        "first_play": _local(data["first_play"], zone_name),
+        "last_play": _local(data["last_play"], zone_name),
+        "shown": SHOWN,
+        **_charts(data),
+    }
+    if kind == "artist":
+        context["top"] = [
+            {
+                "id": key,
+                "title": title,
+                "noun": noun,
+                "items": _items(data[f"top_{key}"], key, user_id),
+            }
+            for key, title, noun in (
+                ("tracks", "Top tracks", "track"),
+                ("albums", "Albums", "album"),
+            )
+        ]
+    else:
+        merged = data["merged"].get((found.track_key, found.artist_key), {})
+        context.update(
+            {
+                "artist": this["artist"],
+                "artist_url": links.artist_url(user_id, this["artist"]),
+                "spotify": spotify_link(this["uri"]),
+                "top": [
+                    {
+                        "id": "albums",
+                        "title": "On albums",
+                        "noun": "album",
+                        "items": _items(data["top_albums"], "albums", user_id),
+                    }
+                ],
+                "spellings": [
+                    {"name": name, "artist": artist, "entries": entries}
+                    for (name, artist), entries in merged.get("spellings", [])
+                ],
+                "uris": [
+                    {"uri": uri, "link": spotify_link(uri), "entries": entries}
+                    for uri, entries in merged.get("uris", [])
+                ],
+            }
+        )
+    return render(request, "listening_history/detail.html", context)

@@ -135,11 +135,14 @@ def today_in(tz, now=None):
 # -- the computation ------------------------------------------------------------------
 
 
-def _where(user_id, lower, upper):
+def _where(user_id, lower, upper, items=None):
     sql, params = "e.user_id = %s", [user_id]
     if lower is not None:
         sql += " AND e.ts >= %s AND e.ts < %s"
         params += [lower, upper]
+    if items is not None:
+        sql += " AND e.item_id = ANY(%s)"
+        params.append(list(items))
     return sql, params
 
 
@@ -223,9 +226,39 @@ def summary(user_id, *, tz_name="UTC", period=Period(), order="time"):
     The keys of :data:`SUMMARY_FIELDS` are summary.json's answer; ``timeline``,
     ``habits`` and ``months`` feed the page.
     """
+    return _summary(user_id, tz_name=tz_name, period=period, order=order)[0]
+
+
+def detail(user_id, *, items, tz_name="UTC", period=Period(), order="time"):
+    """:func:`summary` of the entries of ``items`` only (an artist's or a track's items).
+
+    The same computation and definitions as /history, without ``habits``; ``months`` are
+    always the months with entries of ``items`` (for the period picker), and ``spellings``
+    and ``uris`` say how the period's entries of each track wrote and linked it:
+    ``{(track key, artist key): {"spellings": [((name, artist), entries)], "uris":
+    [(uri, entries)]}}``, most frequent first (ties by code-point order).
+    """
+    data, groups = _summary(user_id, tz_name=tz_name, period=period, order=order, items=items)
+    if data["months"] is None:
+        where, params = _where(user_id, None, None, items)
+        with connection.cursor() as cursor:
+            data["months"] = _months(cursor, where, params, tz_name)
+    data["merged"] = {
+        key: {"spellings": _by_count(group.spellings), "uris": _by_count(group.uris)}
+        for key, group in groups["tracks"].items()
+    }
+    return data
+
+
+def _by_count(counts):
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _summary(user_id, *, tz_name, period, order, items=None):
+    """(summary, the track, artist, album and show groups); ``items`` restricts the entries."""
     tz = zone(tz_name)
     lower, upper = period.bounds(tz)
-    where, params = _where(user_id, lower, upper)
+    where, params = _where(user_id, lower, upper, items)
     kind_ms = {Kind.TRACK: 0, Kind.EPISODE: 0, Kind.CHAPTER: 0, Kind.UNKNOWN: 0}
     tracks, artists, albums, shows = {}, {}, {}, {}
     plays = 0
@@ -258,7 +291,7 @@ def summary(user_id, *, tz_name="UTC", period=Period(), order="time"):
                 group.add(show, entries, item_plays, ms)
         clock = _clock(cursor, where, params, tz_name)
         timeline = _timeline(cursor, where, params, tz_name, period, first_play, last_play, tz)
-        habits = _habits(cursor, where, params)
+        habits = _habits(cursor, where, params) if items is None else None
         months = _months(cursor, where, params, tz_name) if period.all_time else None
     ms_played = sum(kind_ms.values())
     result = {
@@ -304,7 +337,7 @@ def summary(user_id, *, tz_name="UTC", period=Period(), order="time"):
         "habits": habits,
         "months": months,
     }
-    return result
+    return result, {"tracks": tracks, "artists": artists, "albums": albums, "shows": shows}
 
 
 SUMMARY_FIELDS = (
