@@ -69,9 +69,10 @@ chromium:
 audit: $(STAMP) $(NODE_STAMP) chromium
 	$(PY) -m devtools.localdb run -- $(PY) -m bench.audit
 
-# Dashboard benchmark: prints a table and writes it to docs/benchmarks.md.
+# Dashboard and history-sync benchmarks: print tables and write them to docs/benchmarks.md.
 bench: $(STAMP)
 	$(PY) -m devtools.localdb run -- $(PY) -m bench.dashboard
+	$(PY) -m devtools.localdb run -- $(PY) -m bench.sync
 
 # Load and faults (Spotify 429/503/hanging, PostgreSQL restart, a worker killed)
 # against a private throwaway PostgreSQL the script owns; writes docs/benchmarks.md.

@@ -66,7 +66,8 @@ def browser_context_args(browser_context_args):
 
 @pytest.fixture(scope="session")
 def stack():
-    with Stack(tls=True) as stack:
+    # The history sync on, as an operator turns it on (e2e/test_history.py uses it).
+    with Stack(tls=True, env={"HISTORY_SYNC_ENABLED": "true"}) as stack:
         yield stack
         # gunicorn's and the fake's logs outlive the run, for a failure's story.
         LOGS.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """/history in Chromium: the empty state, a seeded history in both colour schemes at desktop and
-phone widths, the time zone offer, the expandable top lists and summary.json.
+phone widths, the time zone offer, the expandable top lists and summary.json; "Keep adding what
+I play" turned on, a round run by the worker, and turned off.
 
 The page is watched like every other (see ``open_page``): a console error, a CSP violation or a
 page without a CSP header fails the test. The screenshots land in artifacts/screenshots/ and,
@@ -124,3 +125,49 @@ def test_history_from_empty_to_seeded_in_light_and_dark_at_desktop_and_phone_wid
     expect(phone.locator("#top-tracks li").first).to_contain_text(first_track)
     screenshot(phone, "history-phone-390-dark")
     no_sideways_scroll(phone, PHONE)
+
+
+def run_command(stack, *args):
+    """A manage.py command in the stack's own environment (as Heroku Scheduler runs one)."""
+    result = subprocess.run(  # noqa: S603 (our own command, our arguments)
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_a_listener_turns_on_keep_adding_what_i_play_and_the_worker_adds_their_plays(
+    open_page, stack
+):
+    page = open_page(color_scheme="dark")
+    log_in(page, stack, "carol")
+    page.goto(stack.url("/history"))
+    card = page.locator("section[aria-labelledby=sync-title]")
+    expect(card).to_contain_text("deleted after 365 days")
+
+    card.get_by_role("button", name="Keep adding what I play").click()
+    page.wait_for_url(re.compile(re.escape(stack.url("/history")) + r"$"))
+    expect(card.get_by_role("button", name="Stop adding what I play")).to_be_visible()
+    expect(card).to_contain_text("not yet")
+
+    # Heroku Scheduler's job; the stack's worker runs the round (one call for carol; her
+    # dashboard, where the login landed, asked for her recently played already).
+    calls = stack.fake_calls("/v1/me/player/recently-played", "carol")
+    assert "Sync round queued" in run_command(stack, "sync_history")
+    for _ in range(240):  # up to a minute: the worker polls every 2 s
+        page.reload()
+        if "not yet" not in card.inner_text():
+            break
+        page.wait_for_timeout(250)
+    expect(card).to_contain_text("It added")
+    expect(page.locator("#empty-title")).to_have_count(0)
+    expect(page.locator("[aria-labelledby=totals-title]")).to_contain_text("estimated")
+    assert stack.fake_calls("/v1/me/player/recently-played", "carol") == calls + 1
+
+    card.get_by_role("button", name="Stop adding what I play").click()
+    expect(card.get_by_role("button", name="Keep adding what I play")).to_be_visible()

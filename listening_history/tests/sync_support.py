@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
+from accounts.tests.helpers import browser, log_in
 from accounts.tokens import save_login_tokens
 from devtools.fakespotify.pytest_plugin import login
 from listening_history import sync
@@ -15,16 +16,22 @@ RECENTLY_PLAYED = "/v1/me/player/recently-played"
 
 
 def synced_listener(fake, spotify_id, *, username=None, opt_in=True):
-    """A Euterpe listener logged in as ``spotify_id`` at the fake, opted in."""
-    user = get_user_model().objects.create_user(username=username or spotify_id)
-    log_in_again(fake, user, spotify_id)
+    """A Euterpe listener who logged in as ``spotify_id`` (through Euterpe's own login
+    with the fake Spotify), opted in. With ``username``, another Euterpe account holding
+    tokens of the same Spotify account (to compare two histories of one listener)."""
+    if username is None:
+        log_in(browser(), spotify_id)
+        user = get_user_model().objects.get(username=spotify_id)
+    else:
+        user = get_user_model().objects.create_user(username=username)
+        store_tokens(fake, user, spotify_id)
     if opt_in:
         sync.opt_in(user)
     return user
 
 
-def log_in_again(fake, user, spotify_id=None):
-    """What a login does for the sync: fresh tokens, and ``last_login`` now."""
+def store_tokens(fake, user, spotify_id=None):
+    """What a login stores for the sync: fresh tokens, and ``last_login`` now."""
     grant = login(fake, spotify_id or user.username)
     save_login_tokens(
         user,

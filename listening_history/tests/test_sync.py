@@ -16,6 +16,7 @@ from django_tasks_db.models import DBTaskResult
 from accounts.models import SpotifyToken
 from accounts.services import disconnect_listener
 from accounts.spotify_backoff import BACKOFF_KEY
+from accounts.tests.helpers import browser, log_in
 from listening_history import sync, tasks
 from listening_history.management.commands.sync_history import enqueue_round
 from listening_history.models import Entry, Source, SyncedPlay, SyncState
@@ -24,7 +25,6 @@ from listening_history.tests.sync_support import (
     RECENTLY_PLAYED,
     entries,
     iso,
-    log_in_again,
     make_due,
     moment,
     synced,
@@ -207,7 +207,8 @@ def test_a_revoked_refresh_token_pauses_the_sync_until_the_listener_logs_in_agai
     make_due()
     assert sync.run_round().calls == 0  # paused: no call at all, however due
 
-    log_in_again(fake_spotify, alice)
+    # Their next visit asks them to log in again; a real login with Spotify.
+    log_in(browser(), "alice")
     make_due()
     resumed = sync.run_round()
 
@@ -235,7 +236,7 @@ def test_a_429_stops_the_round_and_no_call_is_made_until_retry_after_ends(fake_s
     # The first call is refused; the three that left with it hang a while, so the
     # round has seen the 429 before any room opens for a fifth call.
     fake_spotify.fail_next(RECENTLY_PLAYED, status=429, retry_after=30)
-    fake_spotify.hang_next(RECENTLY_PLAYED, n=3, seconds=2)
+    fake_spotify.hang_next(RECENTLY_PLAYED, n=3, seconds=4)
 
     first = sync.run_round()
 

@@ -1,5 +1,6 @@
 """Controlling the fake: faults, latency, counters, tokens; Python API and HTTP."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from http.client import HTTPConnection
 
@@ -318,3 +319,65 @@ def test_the_fake_runs_as_a_context_manager_on_a_free_port():
         assert fake.api_base_url == fake.base_url + "/v1"
         assert fake.auth_base_url == fake.base_url
         assert requests.get(fake.base_url + "/", timeout=10).status_code == 200
+
+
+def test_plays_added_by_the_control_move_recently_played_on_and_respect_after(http, alice_token):
+    before = http.api("/me/player/recently-played", alice_token, limit=50).json()
+    newest = int(before["cursors"]["after"])
+
+    answer = requests.post(
+        f"{http.fake.base_url}/_control/plays", json={"listener": "alice", "n": 3}, timeout=10
+    )
+    added = answer.json()["plays"]
+    after = http.api("/me/player/recently-played", alice_token, after=newest).json()
+
+    assert answer.status_code == 200 and len(added) == 3
+    assert [item["played_at"] for item in after["items"]] == [
+        play["played_at"] for play in reversed(added)
+    ]
+    assert [item["track"]["uri"] for item in after["items"]] == [
+        play["uri"] for play in reversed(added)
+    ]
+    assert all(play["duration_ms"] > 30_000 for play in added)
+    # Nothing after the newest.
+    last = int(after["cursors"]["after"])
+    assert http.api("/me/player/recently-played", alice_token, after=last).json()["items"] == []
+
+
+def test_plays_at_given_moments_of_given_tracks(http, alice_token):
+    track = http.fake.listener("alice").plays[0].track
+    answer = requests.post(
+        f"{http.fake.base_url}/_control/plays",
+        json={
+            "listener": "alice",
+            "played_at": ["2026-12-01T10:00:00.250Z", "2026-12-01T10:05:00Z"],
+            "track_ids": [track.id],
+        },
+        timeout=10,
+    )
+
+    assert [(p["played_at"], p["track_id"]) for p in answer.json()["plays"]] == [
+        ("2026-12-01T10:00:00.250Z", track.id),
+        ("2026-12-01T10:05:00.000Z", track.id),
+    ]
+    bad = requests.post(
+        f"{http.fake.base_url}/_control/plays",
+        json={"listener": "alice", "track_ids": ["not-hers"]},
+        timeout=10,
+    )
+    assert bad.status_code == 400
+
+
+def test_in_demo_mode_listeners_keep_listening(http, alice_token):
+    newest = int(
+        http.api("/me/player/recently-played", alice_token, limit=1).json()["cursors"]["after"]
+    )
+    http.fake.keep_listening(0.05)
+    deadline = time.monotonic() + 30
+    items = []
+    while not items and time.monotonic() < deadline:
+        items = http.api("/me/player/recently-played", alice_token, after=newest).json()["items"]
+    http.fake.keep_listening(None)
+
+    assert items  # time passed, so alice played more
+    assert http.fake.listener("alice").plays  # what she played before is still there
