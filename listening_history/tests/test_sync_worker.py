@@ -21,7 +21,7 @@ from listening_history.tests.sync_support import (
     synced,
     synced_listener,
 )
-from listening_history.tests.test_worker import Worker
+from listening_history.tests.test_worker import Worker, _wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,13 +95,24 @@ def test_overlapping_rounds_and_an_import_of_the_same_plays_store_each_play_once
     tasks.sync_round.enqueue()
     tasks.sync_round.enqueue()
     env = worker_env(fake_spotify)
-    workers = [Worker(tmp_path / f"worker-{n}.log", "--batch", env=env) for n in (1, 2)]
-    outputs = [worker.finish() for worker in workers]
+    workers = [Worker(tmp_path / f"worker-{n}.log", env=env) for n in (1, 2)]
+    rounds = DBTaskResult.objects.filter(task_path=tasks.sync_round.module_path)
+    try:
+        # Not --batch: an import that found a sync writing for alice waits 5 s as a
+        # delayed task, which a --batch worker would leave behind.
+        _wait_for(
+            lambda: (
+                Import.objects.get(user=alice).state == Import.State.DONE
+                and rounds.filter(status__in=["SUCCESSFUL", "FAILED"]).count() == 2
+            ),
+            "the import and both rounds",
+            extra=lambda: [worker.log_path.read_text() for worker in workers],
+        )
+    finally:
+        for worker in workers:
+            worker.stop()
 
-    assert Import.objects.get(user=alice).state == Import.State.DONE, outputs
-    reports = [
-        r.return_value for r in DBTaskResult.objects.filter(task_path=tasks.sync_round.module_path)
-    ]
+    reports = [r.return_value for r in rounds]
     assert sorted(r["state"] for r in reports) in (["busy", "done"], ["done", "done"]), reports
     # Never two calls for one listener (alice's again only if the import held her lock).
     assert fake_spotify.calls(RECENTLY_PLAYED) <= 4
