@@ -340,7 +340,7 @@ def set_sync(request):
 @never_cache
 def artist(request, ident):
     """/history/artist/<id>: one of the listener's artists (``links``), else a 404."""
-    return _detail(request, links.find_artist(request.user.pk, ident), "artist")
+    return _detail(request, links.find_artist(request.user.pk, ident), "artist", ident)
 
 
 @require_safe
@@ -348,10 +348,10 @@ def artist(request, ident):
 @never_cache
 def track(request, ident):
     """/history/track/<id>: one of the listener's tracks, however spelled, else a 404."""
-    return _detail(request, links.find_track(request.user.pk, ident), "track")
+    return _detail(request, links.find_track(request.user.pk, ident), "track", ident)
 
 
-def _detail(request, found, kind):
+def _detail(request, found, kind, ident):
     if found is None:
         raise Http404(f"No such {kind} in your history.")
     try:
@@ -359,8 +359,15 @@ def _detail(request, found, kind):
     except BadRequest as error:
         return render(request, "400.html", {"message": str(error)}, status=400)
     user_id = request.user.pk
-    data = insights.detail(
-        user_id, items=found.items, tz_name=zone_name, period=period, order=order
+    data = precompute.get_detail(
+        user_id,
+        kind=kind,
+        ident=ident,
+        items=found.items,
+        zone_name=zone_name,
+        period=period,
+        order=order,
+        today=today,
     )
     if not data["months"]:
         # Items whose entries went (a cancelled import): nothing to show, as for a stranger.
@@ -400,7 +407,10 @@ def _detail(request, found, kind):
             )
         ]
     else:
-        merged = data["merged"].get((found.track_key, found.artist_key), {})
+        merged = next(
+            (m for m in data["merged"] if (m["track"], m["artist"]) == found.key),
+            {"spellings": [], "uris": []},
+        )
         context.update(
             {
                 "artist": this["artist"],
@@ -416,11 +426,11 @@ def _detail(request, found, kind):
                 ],
                 "spellings": [
                     {"name": name, "artist": artist, "entries": entries}
-                    for (name, artist), entries in merged.get("spellings", [])
+                    for name, artist, entries in merged["spellings"]
                 ],
                 "uris": [
                     {"uri": uri, "link": spotify_link(uri), "entries": entries}
-                    for uri, entries in merged.get("uris", [])
+                    for uri, entries in merged["uris"]
                 ],
             }
         )

@@ -25,7 +25,8 @@ class ListenerZone(models.Model):
 
 
 class PrecomputedSummary(models.Model):
-    """One computed summary (``insights.summary``) of a preset period, as JSON.
+    """One computed summary (``insights.summary``, or ``insights.detail`` for an artist's or a
+    track's page) of a preset period, as JSON.
 
     ``stamp`` names the state of the listener's history it was computed from
     (``precompute.history_stamp``): a row whose stamp is not the current one is
@@ -36,7 +37,11 @@ class PrecomputedSummary(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.DB_CASCADE, related_name="+", db_index=False
     )
     zone = models.CharField(max_length=64)
-    period = models.CharField(max_length=32, help_text="'all' or 'YYYY-MM-DD..YYYY-MM-DD'.")
+    period = models.CharField(
+        max_length=80,
+        help_text="'all' or 'YYYY-MM-DD..YYYY-MM-DD'; an artist's or a track's page prefixes "
+        "'artist:<id>:' or 'track:<id>:'.",
+    )
     order = models.CharField(max_length=8, default="time")
     stamp = models.CharField(max_length=128)
     data = models.JSONField()

@@ -233,20 +233,25 @@ def detail(user_id, *, items, tz_name="UTC", period=Period(), order="time"):
     """:func:`summary` of the entries of ``items`` only (an artist's or a track's items).
 
     The same computation and definitions as /history, without ``habits``; ``months`` are
-    always the months with entries of ``items`` (for the period picker), and ``spellings``
-    and ``uris`` say how the period's entries of each track wrote and linked it:
-    ``{(track key, artist key): {"spellings": [((name, artist), entries)], "uris":
-    [(uri, entries)]}}``, most frequent first (ties by code-point order).
+    always the months with entries of ``items`` (for the period picker), and ``merged`` says
+    how the period's entries of each track wrote and linked it: ``[{"track": track key,
+    "artist": artist key, "spellings": [[name, artist, entries]], "uris": [[uri, entries]]}]``,
+    most frequent first (ties by code-point order). Plain JSON, as stored.
     """
     data, groups = _summary(user_id, tz_name=tz_name, period=period, order=order, items=items)
     if data["months"] is None:
         where, params = _where(user_id, None, None, items)
         with connection.cursor() as cursor:
             data["months"] = _months(cursor, where, params, tz_name)
-    data["merged"] = {
-        key: {"spellings": _by_count(group.spellings), "uris": _by_count(group.uris)}
-        for key, group in groups["tracks"].items()
-    }
+    data["merged"] = [
+        {
+            "track": track_key,
+            "artist": artist_key,
+            "spellings": [[*spelling, n] for spelling, n in _by_count(group.spellings)],
+            "uris": [[uri, n] for uri, n in _by_count(group.uris)],
+        }
+        for (track_key, artist_key), group in sorted(groups["tracks"].items())
+    ]
     return data
 
 

@@ -80,6 +80,11 @@ class Found:
     items: tuple
     track_key: str | None = None
 
+    @property
+    def key(self):
+        """The artist's key, or the track's (track key, artist key)."""
+        return self.artist_key if self.track_key is None else (self.track_key, self.artist_key)
+
 
 def _artist_rows(cursor, user_id, ident):
     """(ids of the listener's artist rows whose normalised name has ``ident``, the key)."""

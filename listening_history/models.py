@@ -241,8 +241,11 @@ class Entry(models.Model):
     """One entry of an export: when a stream ended, how long it played, what it was.
 
     The primary key is the identity (listener, end time, duration, item): the
-    same entry imported twice is stored once. No surrogate id and no other
-    index: about 110 bytes a row with its index.
+    same entry imported twice is stored once. No surrogate id; about 110 bytes a
+    row with its primary key. One more index, by item (items are the listener's
+    own), covers what an artist's or a track's page reads (``lh_entry_item``):
+    without it each of that page's queries reads the listener's whole history
+    (4 x 70 ms for 500,000 entries).
     """
 
     pk = models.CompositePrimaryKey("user_id", "ts", "item_id", "ms_played")
@@ -297,6 +300,10 @@ class Entry(models.Model):
 
     class Meta:
         verbose_name_plural = "entries"
+        indexes = [
+            # Index-only scans for the detail pages: what they filter, group and sum.
+            models.Index(fields=["item", "ts"], include=["ms_played", "user"], name="lh_entry_item")
+        ]
 
     def __str__(self):
         return f"{self.ts:%Y-%m-%d %H:%M:%S} {self.ms_played} ms"

@@ -105,6 +105,29 @@ def get_summary(user_id, *, zone_name, period, order="time", today):
     return data
 
 
+def get_detail(user_id, *, kind, ident, items, zone_name, period, order="time", today):
+    """``insights.detail`` of an artist's or a track's ``items`` (``kind`` "artist" or
+    "track", ``ident`` its ``links`` id), stored like a preset's summary when the period is
+    a preset: the first view computes, later views read one row, until the history changes.
+    """
+    if not is_preset(period, today=today):
+        return insights.detail(user_id, items=items, tz_name=zone_name, period=period, order=order)
+    stamp = history_stamp(user_id)
+    key = f"{kind}:{ident}:{period_key(period)}"
+    row = (
+        PrecomputedSummary.objects.filter(
+            user_id=user_id, zone=zone_name, period=key, order=order, stamp=stamp
+        )
+        .values_list("data", flat=True)
+        .first()
+    )
+    if row is not None:
+        return row
+    data = insights.detail(user_id, items=items, tz_name=zone_name, period=period, order=order)
+    _store(user_id, zone_name, key, order, stamp, data)
+    return data
+
+
 def _store(user_id, zone_name, key, order, stamp, data):
     try:
         with transaction.atomic():

@@ -8,7 +8,7 @@ listeners' links and unknown ids are checked through the real views.
 
 import re
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 from html import unescape
 from zoneinfo import ZoneInfo
 
@@ -395,3 +395,41 @@ def test_a_seeded_history_of_thousands_matches_the_direct_computation(client):
     url = links.track_url(bob.pk, song["name"], song["artist"])
     mine = of_track(rows, norm(song["name"]), norm(song["artist"]))
     check_numbers(client.get(url), mine, "UTC", Period())
+
+
+def test_a_preset_s_page_is_stored_equal_to_the_direct_computation_until_the_history_changes(
+    history, client
+):
+    from listening_history import insights
+    from listening_history.insight_models import PrecomputedSummary
+
+    alice, _rows = history
+    client.force_login(alice)
+    url = links.artist_url(alice.pk, "Die Band")
+    ident = url.rsplit("/", 1)[1]
+    first = client.get(url, {"from": "2024-01-01", "to": "2024-12-31"}).context["data"]
+    stored = PrecomputedSummary.objects.get(
+        user=alice, period=f"artist:{ident}:2024-01-01..2024-12-31"
+    )
+    found = links.find_artist(alice.pk, ident)
+    direct = insights.detail(
+        alice.pk, items=found.items, period=Period(date(2024, 1, 1), date(2024, 12, 31))
+    )
+    assert stored.data == direct == first
+    again = client.get(url, {"from": "2024-01-01", "to": "2024-12-31"}).context["data"]
+    assert again == direct
+    # A custom range is computed, not stored.
+    client.get(url, {"from": "2024-01-02", "to": "2024-12-31"})
+    assert not PrecomputedSummary.objects.filter(period__contains="2024-01-02").exists()
+
+    run_import(
+        alice,
+        json_upload(
+            "Streaming_History_Audio_2024b.json",
+            [extended("2024-12-30T10:00:00Z", 90_000, track="Straße", artist="Die Band")],
+        ),
+    )
+    later = client.get(url, {"from": "2024-01-01", "to": "2024-12-31"})
+    assert later.context["data"]["plays"] == direct["plays"] + 1
+    year = Period(date(2024, 1, 1), date(2024, 12, 31))
+    check_numbers(later, of_artist(stored_rows(alice), "die band"), "UTC", year, "top_tracks")
