@@ -69,10 +69,12 @@ chromium:
 audit: $(STAMP) $(NODE_STAMP) chromium
 	$(PY) -m devtools.localdb run -- $(PY) -m bench.audit
 
-# Dashboard and history-sync benchmarks: print tables and write them to docs/benchmarks.md.
+# Benchmarks (the dashboard, history sync, the history export): print tables and write them
+# to docs/benchmarks.md.
 bench: $(STAMP)
 	$(PY) -m devtools.localdb run -- $(PY) -m bench.dashboard
 	$(PY) -m devtools.localdb run -- $(PY) -m bench.sync
+	$(PY) -m devtools.localdb run -- $(PY) -m bench.history_export
 
 # Load and faults (Spotify 429/503/hanging, PostgreSQL restart, a worker killed)
 # against a private throwaway PostgreSQL the script owns; writes docs/benchmarks.md.

@@ -1,6 +1,6 @@
 """/history in Chromium: the empty state, a seeded history in both colour schemes at desktop and
-phone widths, the time zone offer, the expandable top lists and summary.json; "Keep adding what
-I play" turned on, a round run by the worker, and turned off.
+phone widths, the time zone offer, the expandable top lists, summary.json and the downloads;
+"Keep adding what I play" turned on, a round run by the worker, and turned off.
 
 The page is watched like every other (see ``open_page``): a console error, a CSP violation or a
 page without a CSP header fails the test. The screenshots land in artifacts/screenshots/ and,
@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -111,6 +112,18 @@ def test_history_from_empty_to_seeded_in_light_and_dark_at_desktop_and_phone_wid
     year.click()
     expect(years.locator("[aria-current=page]")).to_have_text(label)
     expect(page.locator("#totals-title")).to_contain_text(label)
+
+    # The whole history goes out too, from a link the keyboard reaches and presses.
+    for kind, name in (("csv", r"euterpe_listening_history_"), ("json", r"Streaming_History_")):
+        link = page.get_by_role("link", name=f"Download as {kind.upper()}")
+        assert link.evaluate("a => a.tabIndex") >= 0
+        link.focus()
+        with page.expect_download() as started:
+            page.keyboard.press("Enter")
+        download = started.value
+        assert re.fullmatch(rf"{name}.*\.{kind}", download.suggested_filename)
+        lines = Path(download.path()).read_bytes().count(b"\n")
+        assert lines == (SEEDED + 1 if kind == "csv" else SEEDED + 2)
 
     phone = open_page(viewport=PHONE, is_mobile=True, has_touch=True, color_scheme="light")
     log_in(phone, stack, "alice")
