@@ -119,17 +119,18 @@ def seed(user, *, entries, years=3, rng_seed=17):
                 SELECT %(user)s,
                        now() - make_interval(secs => (%(span)s::bigint * g / %(n)s)::float8),
                        (%(items)s::int[])[
-                           1 + ((g * 7919) %% array_length(%(items)s::int[], 1))],
+                           (1 + ((g * 7919) %% array_length(%(items)s::int[], 1)))::int],
                        CASE WHEN g %% 5 = 0 THEN (g * 37) %% 30000
                             ELSE 30000 + (g * 7877) %% 300000 END,
                        1,
-                       (%(platforms)s::int[])[1 + g %% 4],
-                       (%(countries)s::int[])[1 + (g / 97) %% 4],
-                       (%(ends)s::int[])[1 + g %% 4],
-                       (%(ends)s::int[])[1 + (g / 3) %% 4],
+                       (%(platforms)s::int[])[(1 + g %% 4)::int],
+                       (%(countries)s::int[])[(1 + (g / 97) %% 4)::int],
+                       (%(ends)s::int[])[(1 + g %% 4)::int],
+                       (%(ends)s::int[])[(1 + (g / 3) %% 4)::int],
                        g %% 3 = 0, CASE WHEN g %% 7 = 0 THEN NULL ELSE g %% 5 = 0 END,
                        g %% 11 = 0, false
-                FROM generate_series(1, %(n)s) AS g
+                -- bigint: g * 7919 passes 2^31 past 271,000 entries.
+                FROM generate_series(1, %(n)s::bigint) AS g
                 ON CONFLICT DO NOTHING
                 """,
                 {
