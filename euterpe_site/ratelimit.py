@@ -1,4 +1,5 @@
-"""Per-client rate limits on the login start, the callback, /db_check and the admin login.
+"""Per-client rate limits on the login start, the callback, /db_check, the admin login and
+the shared recaps (``/shared/recap/<token>``, the one public page showing a listener's data).
 
 One middleware maps URL names to the rates in ``settings.RATELIMIT_RATES`` and
 counts requests in fixed windows on Django's default cache (shared by every
@@ -63,6 +64,8 @@ RULES = {
     "social:complete": Rule("callback"),
     "db-check": Rule("db_check", json=True),
     "admin:login": Rule("admin_login", methods=("POST",)),
+    # Public by design: a token guesser (or a link passed around too widely) is slowed down.
+    "history:shared-recap": Rule("shared_recap"),
 }
 
 

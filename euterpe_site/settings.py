@@ -421,6 +421,8 @@ RATELIMIT_RATES = {
     "db_check": env_rate("RATELIMIT_DB_CHECK", "30/m"),
     # POST /admin/login/: password guessing.
     "admin_login": env_rate("RATELIMIT_ADMIN_LOGIN", "10/m"),
+    # /shared/recap/<token>: public pages, each one reads a listener's history.
+    "shared_recap": env_rate("RATELIMIT_SHARED_RECAP", "30/m"),
 }
 # Proxies in front of Euterpe that append to X-Forwarded-For: the client is the
 # Nth entry from the right. 1 is Heroku's router; 2 a CDN in front of it; 0

@@ -40,7 +40,7 @@ class PrecomputedSummary(models.Model):
     period = models.CharField(
         max_length=80,
         help_text="'all' or 'YYYY-MM-DD..YYYY-MM-DD'; an artist's or a track's page prefixes "
-        "'artist:<id>:' or 'track:<id>:'.",
+        "'artist:<id>:' or 'track:<id>:'; discoveries are 'discoveries:<version>:<day>'.",
     )
     order = models.CharField(max_length=8, default="time")
     stamp = models.CharField(max_length=128)
@@ -137,3 +137,26 @@ class SyncedPlay(models.Model):
 
     def __str__(self):
         return f"{self.played_at:%Y-%m-%d %H:%M:%S}"
+
+
+class RecapShare(models.Model):
+    """A listener's public link to one yearly recap (``/shared/recap/<token>``).
+
+    Opt-in and revocable: revoking deletes the row, and so do "Delete my history"
+    (``services.delete_history``) and a disconnect (``ON DELETE CASCADE`` in PostgreSQL),
+    so the link is a 404 at once. The page shows the recap and ``display_name`` only.
+    """
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DB_CASCADE, related_name="+", db_index=False
+    )
+    year = models.SmallIntegerField()
+    display_name = models.CharField(max_length=60)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "year"], name="lh_recapshare_year")]
+
+    def __str__(self):
+        return f"recap {self.year} shared as {self.display_name}"

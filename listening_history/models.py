@@ -372,6 +372,7 @@ class StagedEntry(models.Model):
 from listening_history.insight_models import (  # noqa: E402, F401
     ListenerZone,
     PrecomputedSummary,
+    RecapShare,
     SyncedPlay,
     SyncState,
 )

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from listening_history import importer, uploads
-from listening_history.insight_models import PrecomputedSummary
+from listening_history.insight_models import PrecomputedSummary, RecapShare
 from listening_history.models import (
     Album,
     Artist,
@@ -136,8 +136,9 @@ def delete_history(user):
         # The rest cascades in PostgreSQL (upload files, chunks, staged entries).
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM listening_history_import WHERE user_id = %s", [user.pk])
-            # Summaries computed from the history go with it (the time zone, a setting, stays).
-            for model in (PrecomputedSummary, SyncedPlay, Item, Album, Artist, Term):
+            # Summaries computed from the history go with it (the time zone, a setting, stays),
+            # and so do the recaps' share links: a shared link is a 404 from now on.
+            for model in (PrecomputedSummary, RecapShare, SyncedPlay, Item, Album, Artist, Term):
                 cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE user_id = %s", [user.pk])
     logger.info(
         "History of user %s deleted: %s entries, %s imports",
