@@ -387,7 +387,7 @@ def test_shared_recaps_are_rate_limited_per_client(history, settings):
     alice, _rows = history
     share = _share(browser(alice))
     settings.RATELIMIT_ENABLE = True
-    settings.RATELIMIT_RATES = {**settings.RATELIMIT_RATES, "shared_recap": "3/h"}
+    settings.RATELIMIT_RATES = {**settings.RATELIMIT_RATES, "shared_recap": "3/d"}
     cache.clear()
     try:
         client = browser()
