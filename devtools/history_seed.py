@@ -1,10 +1,12 @@
 """A generated listening history written straight into the database (e2e and the benchmark).
 
 ``python -m devtools.history_seed NAME --entries N`` gives every user whose username or first
-name contains NAME ``N`` entries over the last ``--years`` years: tracks of a few hundred
-artists, some podcast episodes, audiobook chapters and unknown entries, with platforms,
-countries, reasons and flags. Items and terms go in through the ORM; the entries through one
-``INSERT … SELECT generate_series`` (half a million rows in seconds). Not for production data.
+name contains NAME ``N`` entries over the last ``--years`` years: ``--tracks`` tracks (3,000 by
+default) of a tenth as many artists, some podcast episodes, audiobook chapters and unknown
+entries, with platforms, countries, reasons and flags. ``--create K`` first creates the users
+NAME-0001 … NAME-K that do not exist yet (the benchmark's crowd of listeners who never log in).
+Items and terms go in through the ORM; the entries through one ``INSERT … SELECT
+generate_series`` (half a million rows in seconds). Not for production data.
 """
 
 import argparse
@@ -12,7 +14,7 @@ import os
 import random
 
 
-def seed(user, *, entries, years=3, rng_seed=17):
+def seed(user, *, entries, years=3, tracks=3000, rng_seed=17):
     from django.db import connection, transaction
 
     from listening_history.insight_models import PrecomputedSummary
@@ -22,19 +24,20 @@ def seed(user, *, entries, years=3, rng_seed=17):
     rnd = random.Random(rng_seed)
     with transaction.atomic():
         artists = Artist.objects.bulk_create(
-            [Artist(user=user, name=f"Artist {n}") for n in range(300)], ignore_conflicts=True
+            [Artist(user=user, name=f"Artist {n}") for n in range(max(1, tracks // 10))],
+            ignore_conflicts=True,
         )
         artists = list(Artist.objects.filter(user=user).order_by("id"))
         albums = Album.objects.bulk_create(
             [
                 Album(user=user, artist=artists[n % len(artists)], name=f"Album {n}")
-                for n in range(600)
+                for n in range(max(1, tracks // 5))
             ],
             ignore_conflicts=True,
         )
-        albums = list(Album.objects.filter(user=user).order_by("id"))
+        albums = list(Album.objects.filter(user=user).select_related("artist").order_by("id"))
         items = []
-        for n in range(3000):
+        for n in range(tracks):
             album = albums[n % len(albums)]
             names = (
                 f"Song {n}",
@@ -155,6 +158,8 @@ def main(argv=None):
     parser.add_argument("name")
     parser.add_argument("--entries", type=int, default=5000)
     parser.add_argument("--years", type=int, default=3)
+    parser.add_argument("--tracks", type=int, default=3000)
+    parser.add_argument("--create", type=int, default=0, metavar="K")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "euterpe_site.settings")
     import django
@@ -163,11 +168,18 @@ def main(argv=None):
     from django.contrib.auth import get_user_model
     from django.db.models import Q
 
-    users = get_user_model().objects.filter(
+    model = get_user_model()
+    if args.create:
+        model.objects.bulk_create(
+            [model(username=f"{args.name}-{n:04d}") for n in range(1, args.create + 1)],
+            ignore_conflicts=True,
+        )
+    users = model.objects.filter(
         Q(username__icontains=args.name) | Q(first_name__icontains=args.name)
-    )
+    ).order_by("pk")
     for user in users:
-        print(f"{user.username}: {seed(user, entries=args.entries, years=args.years)} entries")
+        added = seed(user, entries=args.entries, years=args.years, tracks=args.tracks)
+        print(f"{user.username}: {added} entries")
 
 
 if __name__ == "__main__":

@@ -3,10 +3,13 @@ phone widths, the time zone offer, the expandable top lists, summary.json and th
 "Keep adding what I play" turned on, a round run by the worker, and turned off.
 
 The page is watched like every other (see ``open_page``): a console error, a CSP violation or a
-page without a CSP header fails the test. The screenshots land in artifacts/screenshots/ and,
-for the README, in docs/screenshots/ (history-desktop.png, history-phone.png).
+page without a CSP header fails the test. The screenshots land in artifacts/screenshots/; with
+``EUTERPE_README_SCREENSHOTS=1`` the desktop and phone views are also written to
+docs/screenshots/ (history-desktop.png, history-phone.png) for the README, so that an ordinary
+run never rewrites tracked files.
 """
 
+import os
 import re
 import shutil
 import subprocess
@@ -37,6 +40,13 @@ def seed_history(stack, name, entries):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
+
+
+def for_the_readme(path, name):
+    """Copy a screenshot to docs/screenshots/ when asked (EUTERPE_README_SCREENSHOTS=1)."""
+    if os.environ.get("EUTERPE_README_SCREENSHOTS"):
+        README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, README_SCREENSHOTS / name)
 
 
 def no_sideways_scroll(page, viewport):
@@ -95,9 +105,7 @@ def test_history_from_empty_to_seeded_in_light_and_dark_at_desktop_and_phone_wid
     expect(page.locator("svg[role=img]")).not_to_have_count(0)
 
     page.evaluate("window.scrollTo(0, 0)")
-    path = screenshot(page, "history-desktop-1280")
-    README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, README_SCREENSHOTS / "history-desktop.png")
+    for_the_readme(screenshot(page, "history-desktop-1280"), "history-desktop.png")
     no_sideways_scroll(page, DESKTOP)
 
     page.emulate_media(color_scheme="dark")
@@ -129,8 +137,7 @@ def test_history_from_empty_to_seeded_in_light_and_dark_at_desktop_and_phone_wid
     log_in(phone, stack, "alice")
     phone.goto(stack.url("/history"))
     expect(phone.locator("#top-tracks li").first).to_contain_text(first_track)
-    path = screenshot(phone, "history-phone-390")
-    shutil.copy(path, README_SCREENSHOTS / "history-phone.png")
+    for_the_readme(screenshot(phone, "history-phone-390"), "history-phone.png")
     no_sideways_scroll(phone, PHONE)
 
     phone.emulate_media(color_scheme="dark")

@@ -19,9 +19,9 @@ Items then fold into tracks, artists, albums and shows in Python: PostgreSQL has
 folding (``lower('ß')`` is ``ß``), and the rows are per item, not per entry.
 """
 
+import heapq
 import re
 import unicodedata
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -146,7 +146,9 @@ def _where(user_id, lower, upper, items=None):
     return sql, params
 
 
-def _item_rows(cursor, where, params):
+def _item_rows(cursor, user_id, where, params):
+    # Every join says whose names it wants: the lookup tables hold every listener's, and
+    # only the listener's own rows may be read (their indexes lead with user_id).
     cursor.execute(
         f"""
         WITH per_item AS (
@@ -163,11 +165,11 @@ def _item_rows(cursor, where, params):
         SELECT p.entries, p.plays, p.ms, p.first_play, p.last_play,
                i.kind, i.track_name, ar.name, al.name, i.track_uri, i.show_name
         FROM per_item p
-        JOIN listening_history_item i ON i.id = p.item_id
-        LEFT JOIN listening_history_artist ar ON ar.id = i.artist_id
-        LEFT JOIN listening_history_album al ON al.id = i.album_id
+        JOIN listening_history_item i ON i.id = p.item_id AND i.user_id = %s
+        LEFT JOIN listening_history_artist ar ON ar.id = i.artist_id AND ar.user_id = %s
+        LEFT JOIN listening_history_album al ON al.id = i.album_id AND al.user_id = %s
         """,
-        params,
+        [*params, user_id, user_id, user_id],
     )
     return cursor.fetchall()
 
@@ -180,15 +182,16 @@ class _Group:
     def __init__(self):
         self.plays = 0
         self.ms = 0
-        self.spellings = defaultdict(int)
-        self.uris = defaultdict(int)
+        self.spellings = {}
+        self.uris = {}
 
     def add(self, spelling, entries, plays, ms, uri=None):
         self.plays += plays
         self.ms += ms
-        self.spellings[spelling] += entries
+        spellings = self.spellings
+        spellings[spelling] = spellings.get(spelling, 0) + entries
         if uri:
-            self.uris[uri] += entries
+            self.uris[uri] = self.uris.get(uri, 0) + entries
 
     def spelling(self):
         return _most_frequent(self.spellings)
@@ -202,15 +205,30 @@ def _most_frequent(counts):
     return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
 
+def _by_time(group):
+    return (-group.ms, -group.plays)
+
+
+def _by_plays(group):
+    return (-group.plays, -group.ms)
+
+
 def _top(groups, order, make):
-    ranked = []
-    for group in groups.values():
-        spelling = group.spelling()
-        ranked.append((group, spelling))
-    if order == "plays":
-        ranked.sort(key=lambda gs: (-gs[0].plays, -gs[0].ms, gs[1]))
-    else:
-        ranked.sort(key=lambda gs: (-gs[0].ms, -gs[0].plays, gs[1]))
+    """The TOP first groups by time (or plays), then the other, then displayed name.
+
+    A half-million-entry history has tens of thousands of tracks: only the groups that can
+    reach the top (those ranking no lower than the TOP-th by the numbers alone, ties
+    included) get their displayed name worked out and sorted.
+    """
+    rank = _by_plays if order == "plays" else _by_time
+    best = heapq.nsmallest(TOP, groups.values(), key=rank)
+    if not best:
+        return []
+    cutoff = rank(best[-1])
+    ranked = sorted(
+        ((group, group.spelling()) for group in groups.values() if rank(group) <= cutoff),
+        key=lambda gs: (*rank(gs[0]), gs[1]),
+    )
     return [make(group, spelling) for group, spelling in ranked[:TOP]]
 
 
@@ -269,7 +287,7 @@ def _summary(user_id, *, tz_name, period, order, items=None):
     plays = 0
     first_play = last_play = None
     with connection.cursor() as cursor:
-        rows = _item_rows(cursor, where, params)
+        rows = _item_rows(cursor, user_id, where, params)
         for entries, item_plays, ms, first, last, kind, track, artist, album, uri, show in rows:
             plays += item_plays
             kind_ms[kind] = kind_ms.get(kind, 0) + ms
@@ -279,25 +297,27 @@ def _summary(user_id, *, tz_name, period, order, items=None):
                 last_play = last
             if kind == Kind.TRACK:
                 artist_key = normalise(artist)
-                if track is not None and normalise(track):
-                    key = (normalise(track), artist_key)
+                if track_key := normalise(track):
+                    key = (track_key, artist_key)
                     group = tracks.get(key) or tracks.setdefault(key, _Group())
                     group.add((track, artist or ""), entries, item_plays, ms, uri)
                 if artist_key:
                     group = artists.get(artist_key) or artists.setdefault(artist_key, _Group())
                     group.add(artist, entries, item_plays, ms)
-                if album is not None and normalise(album):
-                    key = (normalise(album), artist_key)
+                if album_key := normalise(album):
+                    key = (album_key, artist_key)
                     group = albums.get(key) or albums.setdefault(key, _Group())
                     group.add((album, artist or ""), entries, item_plays, ms)
-            elif kind == Kind.EPISODE and show is not None and normalise(show):
-                key = normalise(show)
+            elif kind == Kind.EPISODE and (key := normalise(show)):
                 group = shows.get(key) or shows.setdefault(key, _Group())
                 group.add(show, entries, item_plays, ms)
-        clock = _clock(cursor, where, params, tz_name)
-        timeline = _timeline(cursor, where, params, tz_name, period, first_play, last_play, tz)
-        habits = _habits(cursor, where, params) if items is None else None
-        months = _months(cursor, where, params, tz_name) if period.all_time else None
+        unit, start, end = _timeline_span(cursor, where, params, period, tz)
+        clock, buckets, habits, months = _breakdowns(cursor, user_id, where, params, tz_name, unit)
+    timeline = _timeline(buckets, unit, start, end)
+    if items is not None:
+        habits = None
+    if not period.all_time:
+        months = None
     ms_played = sum(kind_ms.values())
     result = {
         "from": period.start.isoformat() if period.start else None,
@@ -373,22 +393,22 @@ def summary_json(data):
     return {field: data[field] for field in SUMMARY_FIELDS}
 
 
-def _clock(cursor, where, params, tz_name):
-    cursor.execute(
-        f"""
-        SELECT extract(isodow FROM e.ts AT TIME ZONE %s)::int - 1 AS weekday,
-               extract(hour FROM e.ts AT TIME ZONE %s)::int AS hour,
-               sum(e.ms_played)
-        FROM listening_history_entry e
-        WHERE {where}
-        GROUP BY 1, 2
-        """,
-        [tz_name, tz_name, *params],
-    )
-    clock = [[0] * 24 for _ in range(7)]
-    for weekday, hour, ms in cursor.fetchall():
-        clock[weekday][hour] = int(ms)
-    return clock
+def _timeline_span(cursor, where, params, period, tz):
+    """The timeline's unit (day, week or month by the period's length) and its first and last day.
+
+    For all time the span is the history's own: from its first entry's day to its last's.
+    """
+    if not period.all_time:
+        start, end = period.start, period.end
+    else:
+        cursor.execute(
+            f"SELECT min(e.ts), max(e.ts) FROM listening_history_entry e WHERE {where}", params
+        )
+        first, last = cursor.fetchone()
+        if first is None:
+            return "day", None, None
+        start, end = first.astimezone(tz).date(), last.astimezone(tz).date()
+    return timeline_unit((end - start).days + 1), start, end
 
 
 def timeline_unit(days):
@@ -399,31 +419,108 @@ def timeline_unit(days):
     return "month"
 
 
-def _timeline(cursor, where, params, tz_name, period, first_play, last_play, tz):
-    """Listening time and plays per day, week or month of the period, gaps filled with zero."""
-    cursor.execute(
-        f"SELECT min(e.ts), max(e.ts) FROM listening_history_entry e WHERE {where}", params
-    )
-    first, last = cursor.fetchone()
-    if first is None:
-        return {"unit": "day", "buckets": []}
-    if period.all_time:
-        start, end = first.astimezone(tz).date(), last.astimezone(tz).date()
-    else:
-        start, end = period.start, period.end
-    unit = timeline_unit((end - start).days + 1)
+# The breakdowns of one pass over the period's entries, in GROUPING() bit order.
+BREAKDOWNS = ("weekday", "bucket", "month", "platform_id", "conn_country_id", "reason_end_id")
+TERMS = ("platform", "conn_country", "reason_end")
+
+
+def _grouped_by(column):
+    """The GROUPING() value of a row of the grouping set of ``column`` (see _breakdowns)."""
+    every = (1 << len(BREAKDOWNS)) - 1
+    return every ^ (1 << (len(BREAKDOWNS) - 1 - BREAKDOWNS.index(column)))
+
+
+def _breakdowns(cursor, user_id, where, params, tz_name, unit):
+    """The clock, the timeline's buckets, the months and the habits: one pass, many groupings.
+
+    One scan of the period's entries feeds every grouping set (PostgreSQL hashes them side by
+    side): weekday x hour, the timeline's bucket, the month, each habit term and the total.
+    The inner ``OFFSET 0`` keeps the local time computed once per entry.
+    """
     cursor.execute(
         f"""
-        SELECT date_trunc(%s, e.ts AT TIME ZONE %s)::date AS bucket,
-               sum(e.ms_played),
-               count(*) FILTER (WHERE e.ms_played >= {PLAY_MS})
-        FROM listening_history_entry e
-        WHERE {where}
-        GROUP BY 1
+        SELECT GROUPING(x.weekday, x.bucket, x.month, x.platform_id, x.conn_country_id,
+                        x.reason_end_id),
+               x.weekday, x.hour, x.bucket, x.month,
+               x.platform_id, x.conn_country_id, x.reason_end_id,
+               count(*), sum(x.ms_played), count(*) FILTER (WHERE x.ms_played >= {PLAY_MS}),
+               count(*) FILTER (WHERE x.skipped IS NOT NULL), count(*) FILTER (WHERE x.skipped),
+               count(*) FILTER (WHERE x.shuffle IS NOT NULL), count(*) FILTER (WHERE x.shuffle),
+               count(*) FILTER (WHERE x.offline IS NOT NULL), count(*) FILTER (WHERE x.offline)
+        FROM (
+            SELECT extract(isodow FROM l.local)::int - 1 AS weekday,
+                   extract(hour FROM l.local)::int AS hour,
+                   date_trunc(%s, l.local)::date AS bucket,
+                   date_trunc('month', l.local)::date AS month,
+                   l.ms_played, l.platform_id, l.conn_country_id, l.reason_end_id,
+                   l.skipped, l.shuffle, l.offline
+            FROM (
+                SELECT e.ts AT TIME ZONE %s AS local, e.ms_played, e.platform_id,
+                       e.conn_country_id, e.reason_end_id, e.skipped, e.shuffle, e.offline
+                FROM listening_history_entry e
+                WHERE {where}
+                OFFSET 0
+            ) l
+        ) x
+        GROUP BY GROUPING SETS ((x.weekday, x.hour), (x.bucket), (x.month), (x.platform_id),
+                                (x.conn_country_id), (x.reason_end_id), ())
         """,
         [unit, tz_name, *params],
     )
-    found = {bucket: (int(ms), plays) for bucket, ms, plays in cursor.fetchall()}
+    clock = [[0] * 24 for _ in range(7)]
+    buckets, months, terms = {}, [], {name: [] for name in TERMS}
+    shares = (0,) * 6
+    for row in cursor.fetchall():
+        grouping, weekday, hour, bucket, month = row[:5]
+        ids, (entries, ms, plays), counts = row[5:8], row[8:11], row[11:]
+        if grouping == _grouped_by("weekday"):
+            clock[weekday][hour] = int(ms)
+        elif grouping == _grouped_by("bucket"):
+            buckets[bucket] = (int(ms), plays)
+        elif grouping == _grouped_by("month"):
+            months.append(month.strftime("%Y-%m"))
+        elif grouping == (1 << len(BREAKDOWNS)) - 1:
+            shares = counts
+        else:
+            for name, term_id in zip(TERMS, ids, strict=True):
+                if grouping == _grouped_by(f"{name}_id") and term_id is not None:
+                    terms[name].append((term_id, entries, int(ms)))
+    return clock, buckets, _habits(cursor, user_id, shares, terms), sorted(months)
+
+
+def _habits(cursor, user_id, shares, terms):
+    """Shares and breakdowns where the export knows them (account data knows none).
+
+    Each breakdown: its 10 biggest terms by entries, then listening time, then name.
+    """
+    skip_known, skipped, shuffle_known, shuffled, offline_known, offline = shares
+    habits = {
+        "skip": {"known": skip_known, "yes": skipped},
+        "shuffle": {"known": shuffle_known, "yes": shuffled},
+        "offline": {"known": offline_known, "yes": offline},
+    }
+    wanted = [term_id for rows in terms.values() for term_id, _entries, _ms in rows]
+    cursor.execute(
+        "SELECT id, text FROM listening_history_term WHERE user_id = %s AND id = ANY(%s)",
+        [user_id, wanted],
+    )
+    text = dict(cursor.fetchall())
+    for name, rows in terms.items():
+        ranked = sorted(
+            (
+                {"name": text[term_id], "entries": entries, "ms_played": ms}
+                for term_id, entries, ms in rows
+            ),
+            key=lambda row: (-row["entries"], -row["ms_played"], row["name"]),
+        )
+        habits[name] = ranked[:10]
+    return habits
+
+
+def _timeline(found, unit, start, end):
+    """Listening time and plays per day, week or month of the period, gaps filled with zero."""
+    if start is None or not found:
+        return {"unit": "day", "buckets": []}
     buckets = []
     day = _bucket_start(start, unit)
     while day <= end:
@@ -452,47 +549,6 @@ def _next_bucket(day, unit):
 def next_month(day):
     """The first day of the month after ``day``'s."""
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
-def _habits(cursor, where, params):
-    """Shares and breakdowns where the export knows them (account data knows none)."""
-    cursor.execute(
-        f"""
-        SELECT count(*) FILTER (WHERE e.skipped IS NOT NULL),
-               count(*) FILTER (WHERE e.skipped),
-               count(*) FILTER (WHERE e.shuffle IS NOT NULL),
-               count(*) FILTER (WHERE e.shuffle),
-               count(*) FILTER (WHERE e.offline IS NOT NULL),
-               count(*) FILTER (WHERE e.offline)
-        FROM listening_history_entry e
-        WHERE {where}
-        """,
-        params,
-    )
-    skip_known, skipped, shuffle_known, shuffled, offline_known, offline = cursor.fetchone()
-    habits = {
-        "skip": {"known": skip_known, "yes": skipped},
-        "shuffle": {"known": shuffle_known, "yes": shuffled},
-        "offline": {"known": offline_known, "yes": offline},
-    }
-    for name in ("platform", "conn_country", "reason_end"):
-        cursor.execute(
-            f"""
-            SELECT t.text, count(*) AS entries, sum(e.ms_played) AS ms
-            FROM listening_history_entry e
-            JOIN listening_history_term t ON t.id = e.{name}_id
-            WHERE {where}
-            GROUP BY t.text
-            ORDER BY entries DESC, ms DESC, t.text
-            LIMIT 10
-            """,
-            params,
-        )
-        habits[name] = [
-            {"name": text, "entries": entries, "ms_played": int(ms)}
-            for text, entries, ms in cursor.fetchall()
-        ]
-    return habits
 
 
 def _months(cursor, where, params, tz_name):
