@@ -399,7 +399,11 @@ def _detail(request, found, kind, ident):
                 "id": key,
                 "title": title,
                 "noun": noun,
-                "items": _items(data[f"top_{key}"], key, user_id),
+                # Every line's artist is this page's: no link back to it.
+                "items": [
+                    {**item, "artist_url": None}
+                    for item in _items(data[f"top_{key}"], key, user_id)
+                ],
             }
             for key, title, noun in (
                 ("tracks", "Top tracks", "track"),
