@@ -109,6 +109,9 @@ def test_an_import_waits_queued_while_another_session_holds_the_listeners_lock()
     with server_connection(connection.settings_dict["NAME"]) as other:
         other.execute("SELECT pg_advisory_lock(%s, %s)", [importer.LOCK_CLASS, alice.pk])
         outcome = import_history.call(str(upload.pk))
+        # Released now: closing the connection releases it only when the server gets to it,
+        # which under load can be after the next call below.
+        other.execute("SELECT pg_advisory_unlock(%s, %s)", [importer.LOCK_CLASS, alice.pk])
 
     assert outcome == "busy"
     assert Import.objects.get(pk=upload.pk).state == Import.State.QUEUED
