@@ -21,20 +21,24 @@ my history" lock it FOR UPDATE, so they wait for a write in progress and no
 write of this run can follow them.
 """
 
+import hashlib
+import json
 import logging
 import tempfile
 import threading
 from contextlib import contextmanager
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from listening_history import matcher, reader, uploads
-from listening_history.models import Import, UploadFile
+from listening_history.models import Import, Source, UploadFile
 
 logger = logging.getLogger(__name__)
 
@@ -219,11 +223,25 @@ def _run(import_id, attempt, user_id, heartbeat):
     budget = reader.Budget(settings.HISTORY_MAX_UNCOMPRESSED_MB * MB)
     found_history = bool(done)
     ignored = []
+    fingerprints = []
     with tempfile.TemporaryDirectory(prefix="euterpe-import-") as workdir:
-        for record in UploadFile.objects.filter(upload_id=import_id).order_by("position"):
+        records = list(UploadFile.objects.filter(upload_id=import_id).order_by("position"))
+        paths, digests = {}, {}
+        for record in records:
             heartbeat.check()
             path = uploads.write_to(record, Path(workdir) / f"upload-{record.position}")
+            paths[record.position] = path
+            with path.open("rb") as data:
+                digests[record.position] = hashlib.file_digest(data, "sha256").hexdigest()
+        if not done:
+            known = _known_files(user_id, [digests[record.position] for record in records])
+            if known and (state := _merge_known(import_id, attempt, user_id, known, heartbeat)):
+                return state
+        for record in records:
+            heartbeat.check()
+            path = paths[record.position]
             upload_key = f"{record.position}!"
+            used_before = budget.used
             try:
                 files, names = reader.read_upload(record.name, path, budget, record.position)
             except reader.FileError as error:
@@ -232,24 +250,145 @@ def _run(import_id, attempt, user_id, heartbeat):
                 continue
             ignored += names
             found_history = found_history or bool(files)
+            # What a later upload of the very same bytes may reuse (see _merge_known).
+            fingerprint = {
+                "v": FINGERPRINT_VERSION,
+                "sha256": digests[record.position],
+                "files": 0,
+                "entries": 0,
+            }
             for history_file in files:
                 if history_file.key in done:
                     continue
                 try:
-                    _stage(import_id, attempt, user_id, history_file, heartbeat)
+                    read = _stage(import_id, attempt, user_id, history_file, heartbeat)
                 except reader.UploadError as error:
                     # Past the inflation limit: nothing of this upload is kept.
                     _finish_failed(import_id, attempt, str(error))
                     return Import.State.FAILED
                 except reader.FileError as error:
                     _record(import_id, attempt, history_file.key, error=str(error))
+                    fingerprint = None
+                    continue
+                if fingerprint is not None and read.reusable:
+                    fingerprint["files"] += 1
+                    fingerprint["entries"] += read.entries
+                    fingerprint["first"] = min(read.first, fingerprint.get("first", read.first))
+                    fingerprint["last"] = max(read.last, fingerprint.get("last", read.last))
+                else:
+                    fingerprint = None
+            if fingerprint and fingerprint["files"] and not done:
+                fingerprint["inflated"] = budget.used - used_before
+                fingerprints.append(fingerprint)
             path.unlink()
     if not found_history:
         names = ", ".join(sorted(set(ignored))[:5]) + (", …" if len(set(ignored)) > 5 else "")
         what = " and ".join(r for r in upload.upload_names[:3]) or "The upload"
         text = f"{what} holds no streaming history" + (f" (only {names})" if names else "")
         _record(import_id, attempt, "none", error=text)
-    return _merge(import_id, attempt, user_id, heartbeat)
+    return _merge(import_id, attempt, user_id, heartbeat, fingerprints)
+
+
+# --- an upload read before ----------------------------------------------------------
+#
+# A listener who uploads the same export again gets what reading it would give, without
+# reading it. This is only done where the outcome is provably that of a full run:
+#
+# - Every file of the upload has the bytes (SHA-256) of a file that an import of the
+#   listener which ended `done` read whole in one run: extended entries only (the best
+#   source), none skipped, no error. Such an import's entries stay stored for as long as
+#   the import does: no source ranks above extended, so the matcher never replaces them,
+#   and "Delete my history" and disconnecting delete the import with them.
+# - So a full run would stage exactly the recorded entries, every one an exact duplicate
+#   of a stored entry (new items, names or terms: none). The merge would pair nothing
+#   across sources if no stored account-data entry lies within the matcher's window of
+#   those entries (checked here, in the merge's transaction; otherwise the files are
+#   read), would insert nothing, and would then re-decide the synced entries of that
+#   time range (done here too, with matcher.resync). The storage and inflation budgets
+#   are checked as a run would. FINGERPRINT_VERSION changes whenever reading changes.
+FINGERPRINT_VERSION = 1
+
+
+def _known_files(user_id, digests):
+    """The fingerprints recorded for ``digests`` (one per upload file, in order), or None
+    unless every one was recorded by a finished import of the listener."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT f::text FROM listening_history_import i, jsonb_array_elements(i.fingerprints) f
+            WHERE i.user_id = %s AND i.state = %s AND f->>'v' = %s AND f->>'sha256' = ANY(%s)
+            """,
+            [user_id, Import.State.DONE, str(FINGERPRINT_VERSION), list(set(digests))],
+        )
+        found = {}
+        for (text,) in cursor.fetchall():
+            fingerprint = json.loads(text)
+            found[fingerprint["sha256"]] = fingerprint
+    if not digests or any(digest not in found for digest in digests):
+        return None
+    return [found[digest] for digest in digests]
+
+
+def _merge_known(import_id, attempt, user_id, known, heartbeat):
+    """Finish the import from the ``known`` fingerprints when that is provably what reading
+    the files would give (see above); returns the state, or None to read the files."""
+    entries = sum(fingerprint["entries"] for fingerprint in known)
+    if sum(fingerprint["inflated"] for fingerprint in known) > (
+        settings.HISTORY_MAX_UNCOMPRESSED_MB * MB
+    ):
+        return None
+    first = min(datetime.fromisoformat(fingerprint["first"]) for fingerprint in known)
+    last = max(datetime.fromisoformat(fingerprint["last"]) for fingerprint in known)
+    heartbeat.check()
+    with transaction.atomic(), connection.cursor() as cursor:
+        _fence(cursor, import_id, attempt)
+        cursor.execute(
+            """
+            SELECT EXISTS (
+                SELECT 1 FROM listening_history_entry
+                WHERE user_id = %s AND source NOT IN (%s, %s)
+                  AND ts BETWEEN %s - make_interval(secs => %s) AND %s + make_interval(secs => %s)
+            )
+            """,
+            [
+                user_id,
+                Source.EXTENDED,
+                Source.SYNC,
+                first,
+                matcher.WINDOW_SECONDS,
+                last,
+                matcher.WINDOW_SECONDS,
+            ],
+        )
+        if cursor.fetchone()[0]:
+            return None
+        if history_bytes() + entries * ENTRY_BYTES > settings.HISTORY_STORAGE_BUDGET_MB * MB:
+            raise OverBudget(entries)
+        _, dropped = matcher.resync(cursor, user_id=user_id, first=first, last=last)
+        cursor.execute(
+            """
+            UPDATE listening_history_import
+            SET state = %s, files = %s, entries = %s, skipped = 0, added = 0, duplicates = %s,
+                finished_at = %s, heartbeat_at = NULL, fingerprints = %s
+            WHERE id = %s
+            """,
+            [
+                Import.State.DONE,
+                sum(fingerprint["files"] for fingerprint in known),
+                entries,
+                entries,
+                timezone.now(),
+                Jsonb(known),
+                import_id,
+            ],
+        )
+        _discard_upload(cursor, import_id)
+        if entries or dropped:
+            collect_orphans(cursor, user_id)
+    logger.info(
+        "Import %s: every file was imported before; %s entries already there", import_id, entries
+    )
+    return Import.State.DONE
 
 
 def _stage(import_id, attempt, user_id, history_file, heartbeat):
@@ -271,6 +410,26 @@ def _stage(import_id, attempt, user_id, history_file, heartbeat):
         _store_staged(cursor, import_id, user_id)
         stats = history_file.stats
         _bump(cursor, import_id, history_file.key, files=1, **stats)
+        cursor.execute(
+            f"SELECT bool_and(source = %s), min(ts), max(ts) FROM {RAW_TABLE}", [Source.EXTENDED]
+        )
+        extended_only, first, last = cursor.fetchone()
+    return Staged(
+        entries=stats["entries"],
+        reusable=bool(extended_only) and not stats["skipped"] and stats["entries"] > 0,
+        first=first.isoformat() if first else None,
+        last=last.isoformat() if last else None,
+    )
+
+
+@dataclass
+class Staged:
+    """What one history file gave, for its upload's fingerprint."""
+
+    entries: int
+    reusable: bool  # extended entries only, none skipped
+    first: str | None
+    last: str | None
 
 
 def store_lookups(cursor, user_id):
@@ -399,7 +558,7 @@ def history_bytes():
         return int(cursor.fetchone()[0])
 
 
-def _merge(import_id, attempt, user_id, heartbeat):
+def _merge(import_id, attempt, user_id, heartbeat, fingerprints=()):
     heartbeat.check()
     with transaction.atomic(), connection.cursor() as cursor:
         _fence(cursor, import_id, attempt)
@@ -419,10 +578,18 @@ def _merge(import_id, attempt, user_id, heartbeat):
         cursor.execute(
             """
             UPDATE listening_history_import
-            SET state = %s, added = %s, duplicates = %s, finished_at = %s, heartbeat_at = NULL
+            SET state = %s, added = %s, duplicates = %s, finished_at = %s, heartbeat_at = NULL,
+                fingerprints = %s
             WHERE id = %s
             """,
-            [state, result.added, result.duplicates, timezone.now(), import_id],
+            [
+                state,
+                result.added,
+                result.duplicates,
+                timezone.now(),
+                Jsonb(list(fingerprints) if state == Import.State.DONE else []),
+                import_id,
+            ],
         )
         _discard_upload(cursor, import_id)
         if result.duplicates or result.replaced:

@@ -72,6 +72,9 @@ class Import(models.Model):
     # History files already staged (committed), so a re-run after a kill skips them.
     staged_files = models.JSONField(default=list, blank=True)
     task_id = models.CharField(max_length=64, blank=True)
+    # Upload files this import read whole, for an upload of the same bytes to reuse
+    # (``importer._merge_known``): sha256, files, entries, inflated, first, last.
+    fingerprints = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
