@@ -69,16 +69,17 @@ chromium:
 audit: $(STAMP) $(NODE_STAMP) chromium
 	$(PY) -m devtools.localdb run -- $(PY) -m bench.audit
 
-# Benchmarks (the dashboard, history sync, the history export, the history pages): print
-# tables and write them to docs/benchmarks.md. BENCH_LISTENERS=10000: the dashboard's then
-# fills the database with that many listeners and measures again against the figures before
-# the fill.
+# Benchmarks (the dashboard, history sync, the history export, the history pages,
+# history imports): print tables and write them to docs/benchmarks.md.
+# BENCH_LISTENERS=10000: the dashboard's then fills the database with that many
+# listeners and measures again against the figures before the fill.
 BENCH_LISTENERS ?= 10
 bench: $(STAMP)
 	$(PY) -m devtools.localdb run -- $(PY) -m bench.dashboard --listeners $(BENCH_LISTENERS)
 	$(PY) -m devtools.localdb run -- $(PY) -m bench.sync
 	$(PY) -m devtools.localdb run -- $(PY) -m bench.history_export
 	$(PY) -m devtools.localdb run -- $(PY) -m bench.history_pages
+	$(PY) -m devtools.localdb run -- $(PY) -m bench.history_import
 
 # Load and faults (Spotify 429/503/hanging, PostgreSQL restart, a worker killed)
 # against a private throwaway PostgreSQL the script owns; writes docs/benchmarks.md.
