@@ -186,11 +186,13 @@ def sizes(stack: Stack) -> dict:
 def run(args) -> int:
     load_at_start = os.getloadavg()
     small = max(1, args.entries // 10)
-    print(f"Generating exports ({small:,}, {args.entries:,} and {args.entries:,} entries) ...")
+    print(
+        f"Generating exports ({small:,}, {args.entries:,} and {args.entries - small:,} entries) ..."
+    )
     options = {"files": args.files, "account_days": 0, "bad": 0}
     export_small = demo_export.generate(entries=small, seed=101, **{**options, "files": 2})
     export = demo_export.generate(entries=args.entries, seed=102, **options)
-    export_rest = demo_export.generate(entries=2 * args.entries - small, seed=103, **options)
+    export_rest = demo_export.generate(entries=args.entries - small, seed=103, **options)
     print(f"Starting the stack; ZIP of {args.entries:,} entries: {len(export.data) / MB:.1f} MB")
     with Stack() as stack:
         pid = worker_pid(stack)
