@@ -16,7 +16,7 @@ db_worker``), with exports from ``devtools.demo_export`` (extended history only,
 4. ``carol`` uploads the rest up to ``2 x --entries`` (another seed) while
    ``--threads`` clients request alice's (warm) dashboard: its p95 then,
    against the same clients for the same time before the import.
-5. Size, after ``VACUUM ANALYZE``: the entries table with its indexes
+5. Size, after ``VACUUM ANALYZE`` of Euterpe's tables: the entries table with its indexes
    (``pg_total_relation_size``) and the whole ``euterpe`` schema, per entry.
 
 It prints a table, replaces the "History import" section of docs/benchmarks.md
@@ -156,7 +156,21 @@ class Dashboard(threading.Thread):
 
 def sizes(stack: Stack) -> dict:
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE euterpe.listening_history_entry")
+        # As autovacuum would leave them: the staged entries and upload chunks that the
+        # imports deleted are dead rows until a vacuum (Euterpe's tables only).
+        tables = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'euterpe'"
+        ).fetchall()
+        for (table,) in tables:
+            conn.execute(f'VACUUM ANALYZE euterpe."{table}"')
+        largest = conn.execute(
+            """
+            SELECT c.relname, pg_total_relation_size(c.oid)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'euterpe' AND c.relkind = 'r'
+            ORDER BY 2 DESC LIMIT 4
+            """
+        ).fetchall()
         entries = conn.execute("SELECT count(*) FROM euterpe.listening_history_entry").fetchone()[0]
         table = conn.execute(
             "SELECT pg_total_relation_size('euterpe.listening_history_entry')"
@@ -180,7 +194,14 @@ def sizes(stack: Stack) -> dict:
                                 'listening_history_album', 'listening_history_term')
             """
         ).fetchone()[0]
-    return {"entries": entries, "table": table, "heap": heap, "schema": schema, "lookups": lookups}
+    return {
+        "entries": entries,
+        "table": table,
+        "heap": heap,
+        "schema": schema,
+        "lookups": lookups,
+        "largest": largest,
+    }
 
 
 def run(args) -> int:
@@ -281,7 +302,9 @@ def run(args) -> int:
         (
             "The whole `euterpe` schema",
             f"{size['schema'] / size['entries']:.0f} bytes/entry ({size['schema'] / MB:.1f} MB; "
-            f"lookup tables {size['lookups'] / MB:.1f} MB)",
+            f"lookup tables {size['lookups'] / MB:.1f} MB; largest: "
+            + ", ".join(f"`{name}` {bytes_ / MB:.1f} MB" for name, bytes_ in size["largest"])
+            + ")",
             "(reported)",
             True,
         ),
