@@ -272,6 +272,14 @@ def get(user_id, *, zone_name, today):
     return data
 
 
+def rebuild(user_id):
+    """Store today's discoveries in the listener's zone (the worker, after the history or
+    the zone changed), so that the page's first view reads a stored row: computing them
+    takes about a second on half a million entries."""
+    zone_name = precompute.zone_of(user_id) or precompute.DEFAULT_ZONE
+    return get(user_id, zone_name=zone_name, today=insights.today_in(insights.zone(zone_name)))
+
+
 # -- one year --------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from django.db import DatabaseError
 from django.tasks import task
 from django.utils import timezone
 
-from listening_history import importer, precompute, services, sync
+from listening_history import discoveries, importer, precompute, services, sync
 from listening_history.models import Import
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def _rebuild_after(import_id):
     if user_id is None:
         return
     try:
-        precompute.rebuild(user_id)
+        _rebuild(user_id)
     except DatabaseError:
         # The import is done and its entries are kept; pages compute what is missing.
         logger.exception("Summaries of user %s not rebuilt after import %s", user_id, import_id)
@@ -43,7 +43,14 @@ def _rebuild_after(import_id):
 @task()
 def rebuild_summaries(user_id):
     """Precompute the listener's preset summaries (after a zone change)."""
-    return precompute.rebuild(user_id)
+    return _rebuild(user_id)
+
+
+def _rebuild(user_id):
+    """Every preset summary and today's discoveries of the listener's zone."""
+    built = precompute.rebuild(user_id)
+    discoveries.rebuild(user_id)
+    return built
 
 
 @task()

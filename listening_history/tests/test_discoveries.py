@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 
-from listening_history import discoveries, insights, links, precompute, services
+from listening_history import discoveries, insights, links, precompute, services, tasks
 from listening_history.insight_models import PrecomputedSummary
 from listening_history.insights import Period
 from listening_history.tests.helpers import extended, json_upload, listener, run_import
@@ -472,3 +472,21 @@ def test_the_discoveries_page_shows_the_numbers(client):
     assert "<dt>Days with plays</dt><dd>5</dd>" in html
     for year in {(today - timedelta(days=n)).year for n in (0, 1, 2, 3, 7)}:
         assert f'<a href="/history/recap/{year}">{year}</a>' in html
+
+
+def test_the_worker_stores_todays_discoveries_when_an_import_ends_or_the_zone_changes(history):
+    alice, _rows = history
+    # No page has been viewed: the row is the worker's, so the first view reads it.
+    row = PrecomputedSummary.objects.get(user=alice, period__startswith="discoveries:")
+    today = date.fromisoformat(row.data["today"])
+    assert (row.zone, row.period) == ("UTC", discoveries.period_key(today))
+    assert row.stamp == precompute.history_stamp(alice.pk)
+    assert row.data == discoveries.compute(alice.pk, tz_name="UTC", today=today)
+
+    precompute.set_zone(alice.pk, "Pacific/Kiritimati")
+    tasks.rebuild_summaries.call(alice.pk)
+
+    row = PrecomputedSummary.objects.get(user=alice, period__startswith="discoveries:")
+    today = date.fromisoformat(row.data["today"])
+    assert (row.zone, row.data["tz"]) == ("Pacific/Kiritimati", "Pacific/Kiritimati")
+    assert row.data == discoveries.compute(alice.pk, tz_name="Pacific/Kiritimati", today=today)
