@@ -461,6 +461,9 @@ def run(args) -> int:
             )
             results[listener.name] = measure(stack, db, listener, args.rounds, errors)
 
+        print("The artist, track, discoveries and recap pages ...", flush=True)
+        others = other_pages(stack, listeners[BIG], args.rounds, errors)
+
         print("Plans ...", flush=True)
         big, small = listeners[BIG], listeners[SMALL]
         # The last whole year: the first one may hold a month or two only.
@@ -510,6 +513,9 @@ def run(args) -> int:
         "args": args,
     }
     text, missed = render(context)
+    others_text, others_missed = render_others(listeners[BIG], others, args.rounds)
+    text = text.rstrip("\n") + "\n\n" + others_text
+    missed += others_missed
     print()
     print(text)
     for error in errors[:10]:
@@ -523,6 +529,76 @@ def run(args) -> int:
         print("Missed targets: " + "; ".join(missed), file=sys.stderr)
         return 1
     return 0
+
+
+# --- the other history pages --------------------------------------------------------
+
+OTHER_VIEWS = 10
+
+
+def page_time(stack: Stack, listener: Listener, path: str, errors: list[str]) -> float:
+    """One GET of a page of the listener's own; its latency. A non-200 goes to ``errors``."""
+    started = time.perf_counter()
+    response = listener.browser.get(stack.url(path), timeout=60)
+    took = time.perf_counter() - started
+    if response.status_code != 200:
+        errors.append(f"{response.status_code} on {path} for {listener.name}")
+    return took
+
+
+def other_pages(stack: Stack, listener: Listener, rounds: int, errors: list[str]) -> list:
+    """The top artist's and top track's pages (linked from /history), discoveries, the year
+    list and the last whole year's recap: the first view (after the worker's rebuild), then
+    OTHER_VIEWS views a round. Returns [(label, path, first, Timings)]."""
+    history = listener.browser.get(stack.url("/history"), timeout=60).text
+    recaps = listener.browser.get(stack.url("/history/recap"), timeout=60).text
+    years = sorted(set(re.findall(r'href="/history/recap/(\d{4})"', recaps)))
+    pages = [
+        ("top artist", re.search(r'href="(/history/artist/[0-9a-f]+)"', history)),
+        ("top track", re.search(r'href="(/history/track/[0-9a-f]+)"', history)),
+    ]
+    paths = [(label, found.group(1)) for label, found in pages if found]
+    paths += [("discoveries", "/history/discoveries"), ("the year list", "/history/recap")]
+    if years:
+        year = years[-2] if len(years) > 1 else years[-1]
+        paths.append((f"recap {year}", f"/history/recap/{year}"))
+    if len(paths) < 5:
+        errors.append(f"/history or /history/recap for {listener.name}: links missing")
+    measured = []
+    for label, path in paths:
+        first = page_time(stack, listener, path, errors)
+        warm = Timings()
+        for _ in range(rounds):
+            warm.add_round([page_time(stack, listener, path, errors) for _ in range(OTHER_VIEWS)])
+        measured.append((label, path, first, warm))
+    return measured
+
+
+def render_others(listener: Listener, others: list, rounds: int) -> tuple[str, list[str]]:
+    missed = []
+    lines = [
+        f"### Artist, track, discoveries and recap pages ({listener.name}, "
+        f"{listener.entries:,} entries)",
+        "",
+        "Same run, same listener, all time: the top artist's and top track's pages (the first "
+        "links on its /history), `/history/discoveries`, `/history/recap` and the last whole "
+        "year's recap. First view: once, after the worker's rebuild (the worker stores the "
+        "presets and the discoveries; a detail page or a recap computes and stores its own on "
+        f"its first view). Warm: {OTHER_VIEWS} views a round, the median of {rounds} rounds' p95.",
+        "",
+        "| Page | First view | Warm p95 | Target | Met |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for label, _path, first, warm in others:
+        p95 = warm.median_p95()
+        met = "yes" if p95 <= TARGET_WARM and first <= TARGET_FIRST else "**NO**"
+        if met != "yes":
+            missed.append(f"{label}: first view {ms(first)}, warm p95 {ms(p95)}")
+        lines.append(
+            f"| {label} | {ms(first)} | {ms(p95)} ({warm.spread()}) | first ≤ "
+            f"{ms(TARGET_FIRST)}, warm ≤ {ms(TARGET_WARM)} | {met} |"
+        )
+    return "\n".join(lines) + "\n", missed
 
 
 def _met(value: float, target: float) -> str:
