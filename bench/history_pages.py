@@ -211,7 +211,12 @@ def stored_presets(db: psycopg.Connection, listener: Listener) -> list[str]:
             [listener.user_id, listener.zone],
         ).fetchall()
     ]
-    return sorted(keys, key=lambda key: (key != "all", key))
+    # The worker also stores the day's discoveries ("discoveries:…"), not a period.
+    periods = [key for key in keys if key == "all" or PERIOD_KEY.fullmatch(key)]
+    return sorted(periods, key=lambda key: (key != "all", key))
+
+
+PERIOD_KEY = re.compile(r"\d{4}-\d{2}-\d{2}\.\.\d{4}-\d{2}-\d{2}")
 
 
 def forget(db: psycopg.Connection, listener: Listener) -> None:
