@@ -226,3 +226,28 @@ def test_the_command_writes_the_zip(tmp_path, capsys):
 
     assert zipfile.is_zipfile(path)
     assert "50 extended entries" in capsys.readouterr().out
+
+
+def test_every_history_page_works_for_the_demo_history():
+    alice = listener()
+    assert run_import(alice, _upload(demo_export.generate())).state == Import.State.DONE
+    browser = _browser(alice)
+
+    history = browser.get("/history")
+    assert history.status_code == 200
+    html = history.content.decode()
+    artist = re.search(r'href="(/history/artist/[0-9a-f]+)"', html).group(1)
+    track = re.search(r'href="(/history/track/[0-9a-f]+)"', html).group(1)
+    recaps = browser.get("/history/recap")
+    assert recaps.status_code == 200
+    years = sorted(set(re.findall(r'href="/history/recap/(\d{4})"', recaps.content.decode())))
+    # The demo export spans 2019 to 2026.
+    assert years[0] <= "2019" and years[-1] == "2026"
+    paths = [artist, track, "/history/discoveries", "/history/summary.json"]
+    paths += [f"/history/recap/{year}" for year in years]
+    for path in paths:
+        assert browser.get(path).status_code == 200, path
+    for path in ("/history/export.csv", "/history/export.json"):
+        response = browser.get(path)
+        assert response.status_code == 200, path
+        assert b"".join(response.streaming_content), path
