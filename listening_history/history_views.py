@@ -110,7 +110,7 @@ def history(request):
                 "id": key,
                 "title": title,
                 "noun": noun,
-                "items": _items(data[f"top_{key}"], key, request.user.pk),
+                "items": links.linked_items(data[f"top_{key}"], key, request.user.pk),
             }
             for key, title, noun in (
                 ("tracks", "Top tracks", "track"),
@@ -148,29 +148,6 @@ def _charts(data):
 
 
 TRACK_URI = re.compile(r"spotify:track:([A-Za-z0-9]{1,40})")
-
-
-def _items(top, kind, user_id):
-    """Top items for the page: the time written out, links to the listener's detail pages
-    (``kind`` is tracks, artists, albums or shows)."""
-    items = []
-    for item in top:
-        url = artist_url = None
-        if kind == "tracks":
-            url = links.track_url(user_id, item["name"], item["artist"])
-        elif kind == "artists":
-            url = links.artist_url(user_id, item["name"])
-        if kind in ("tracks", "albums"):
-            artist_url = links.artist_url(user_id, item["artist"])
-        items.append(
-            {
-                **item,
-                "duration": charts.duration(item["ms_played"]),
-                "url": url,
-                "artist_url": artist_url,
-            }
-        )
-    return items
 
 
 def spotify_link(uri):
@@ -402,7 +379,7 @@ def _detail(request, found, kind, ident):
                 # Every line's artist is this page's: no link back to it.
                 "items": [
                     {**item, "artist_url": None}
-                    for item in _items(data[f"top_{key}"], key, user_id)
+                    for item in links.linked_items(data[f"top_{key}"], key, user_id)
                 ],
             }
             for key, title, noun in (
@@ -425,7 +402,7 @@ def _detail(request, found, kind, ident):
                         "id": "albums",
                         "title": "On albums",
                         "noun": "album",
-                        "items": _items(data["top_albums"], "albums", user_id),
+                        "items": links.linked_items(data["top_albums"], "albums", user_id),
                     }
                 ],
                 "spellings": [

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.urls import reverse
 
+from listening_history.charts import duration
 from listening_history.insights import normalise
 from listening_history.models import Kind
 
@@ -145,3 +146,28 @@ def find_track(user_id, ident):
     if not items:
         return None
     return Found(artist_key=artist_key, items=tuple(items), track_key=track_key)
+
+
+def linked_items(top, kind, user_id):
+    """A top list (``kind`` is tracks, artists, albums or shows) as the pages show it: the
+    time written out and, when ``user_id`` is given, links to that listener's pages (a shared
+    recap passes None: its names are plain)."""
+    items = []
+    for item in top:
+        url = artist_link = None
+        if user_id is not None:
+            if kind == "tracks":
+                url = track_url(user_id, item["name"], item["artist"])
+            elif kind == "artists":
+                url = artist_url(user_id, item["name"])
+            if kind in ("tracks", "albums"):
+                artist_link = artist_url(user_id, item["artist"])
+        items.append(
+            {
+                **item,
+                "duration": duration(item["ms_played"]),
+                "url": url,
+                "artist_url": artist_link,
+            }
+        )
+    return items

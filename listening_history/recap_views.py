@@ -148,7 +148,7 @@ def recap_context(user_id, *, zone_name, year, today, public=False):
                 "id": key,
                 "title": title,
                 "noun": noun,
-                "items": _items(data[f"top_{key}"], key, link_for),
+                "items": links.linked_items(data[f"top_{key}"][:RECAP_TOP], key, link_for),
             }
             for key, title, noun in (
                 ("tracks", "Top tracks", "track"),
@@ -191,30 +191,6 @@ def _year_summary(user_id, *, zone_name, year, today):
     period = discoveries.year_period(year)
     data = precompute.get_summary(user_id, zone_name=zone_name, period=period, today=today)
     return data if data["plays"] else None
-
-
-def _items(top, kind, link_for):
-    """The first RECAP_TOP of a top list, the time written out, linked when ``link_for`` (the
-    listener's id) is given, as /history links them."""
-    items = []
-    for item in top[:RECAP_TOP]:
-        url = artist_url = None
-        if link_for is not None:
-            if kind == "tracks":
-                url = links.track_url(link_for, item["name"], item["artist"])
-            elif kind == "artists":
-                url = links.artist_url(link_for, item["name"])
-            if kind in ("tracks", "albums"):
-                artist_url = links.artist_url(link_for, item["artist"])
-        items.append(
-            {
-                **item,
-                "duration": charts.duration(item["ms_played"]),
-                "url": url,
-                "artist_url": artist_url,
-            }
-        )
-    return items
 
 
 def _day(iso, zone_name):
